@@ -1,0 +1,43 @@
+//! TechEmpower-style hello world: `GET /plaintext`, `GET /json`, and
+//! `POST /echo` (the body back, as it arrived, with its Content-Type).
+//!
+//! `cargo run --release -p percore-examples --bin hello -- --listen 127.0.0.1:8080`
+
+use percore::{get, post, App, Request, Response, Server};
+
+fn main() {
+    let result = Server::from_args().and_then(|server| server.serve(|_core| app()));
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(e.exit_code());
+    }
+}
+
+fn app() -> App {
+    App::new()
+        .route(
+            "/plaintext",
+            get(|| {
+                Response::ok()
+                    .content_type_static("text/plain")
+                    .body("Hello, World!")
+            }),
+        )
+        .route(
+            "/json",
+            get(|| {
+                // Serialised per request, as the TechEmpower rules require.
+                let body = serde_json::json!({ "message": "Hello, World!" }).to_string();
+                Response::json(body)
+            }),
+        )
+        .route("/echo", post(echo))
+}
+
+fn echo(req: &Request) -> Response {
+    let response = Response::ok().body(req.body().to_vec());
+    match req.header_bytes("content-type") {
+        Some(ct) => response.content_type(ct),
+        None => response,
+    }
+}

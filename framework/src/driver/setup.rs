@@ -1,0 +1,178 @@
+//! Ring setup with feature fallback, the opcode probe, and the one-sentence
+//! errors an operator sees when io_uring is unavailable.
+
+use std::fmt;
+use std::io;
+
+use io_uring::{opcode, register::Probe, IoUring};
+
+/// What a ring was set up with, for the startup log line.
+#[derive(Clone, Debug, Default)]
+pub struct RingFeatures {
+    /// `IORING_SETUP_SINGLE_ISSUER`.
+    pub single_issuer: bool,
+    /// `IORING_SETUP_DEFER_TASKRUN`.
+    pub defer_taskrun: bool,
+    /// `IORING_SETUP_COOP_TASKRUN`.
+    pub coop_taskrun: bool,
+    /// `IORING_SETUP_SQPOLL` (opt-in).
+    pub sqpoll: bool,
+    /// SQ entries.
+    pub sq_entries: u32,
+    /// CQ entries.
+    pub cq_entries: u32,
+}
+
+impl fmt::Display for RingFeatures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut flags = Vec::new();
+        if self.sqpoll {
+            flags.push("SQPOLL");
+        }
+        if self.single_issuer {
+            flags.push("SINGLE_ISSUER");
+        }
+        if self.defer_taskrun {
+            flags.push("DEFER_TASKRUN");
+        }
+        if self.coop_taskrun {
+            flags.push("COOP_TASKRUN");
+        }
+        if flags.is_empty() {
+            flags.push("none");
+        }
+        write!(
+            f,
+            "flags={} sq={} cq={} multishot-accept multishot-recv buf-ring direct-fds",
+            flags.join("|"),
+            self.sq_entries,
+            self.cq_entries
+        )
+    }
+}
+
+/// Why a ring could not be set up, phrased for the operator.
+#[derive(Debug)]
+pub enum SetupError {
+    /// io_uring_setup was refused (EPERM/EACCES/ENOSYS).
+    Blocked(io::Error),
+    /// Not enough locked memory for the rings.
+    MemLock(io::Error),
+    /// The kernel lacks an opcode or feature percore needs.
+    Unsupported(&'static str),
+    /// Anything else.
+    Other(io::Error),
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetupError::Blocked(e) => write!(
+                f,
+                "io_uring is blocked on this system ({e}): set `sysctl kernel.io_uring_disabled=0`, \
+                 or in a container run with a seccomp profile that allows io_uring \
+                 (docker run --security-opt seccomp=docker/seccomp-io_uring.json ...)"
+            ),
+            SetupError::MemLock(e) => write!(
+                f,
+                "io_uring could not lock memory for its rings ({e}): raise RLIMIT_MEMLOCK \
+                 (`ulimit -l unlimited`, or LimitMEMLOCK=infinity in a systemd unit, \
+                 or docker run --ulimit memlock=-1)"
+            ),
+            SetupError::Unsupported(what) => write!(
+                f,
+                "this kernel lacks io_uring {what}: percore needs Linux 6.1 or newer"
+            ),
+            SetupError::Other(e) => write!(f, "io_uring setup failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+impl SetupError {
+    /// Classifies an error from io_uring_setup or a registration.
+    pub fn from_io(e: io::Error) -> SetupError {
+        match e.raw_os_error() {
+            Some(libc::EPERM) | Some(libc::EACCES) | Some(libc::ENOSYS) => SetupError::Blocked(e),
+            Some(libc::ENOMEM) => SetupError::MemLock(e),
+            _ => SetupError::Other(e),
+        }
+    }
+}
+
+/// Flag sets to try, best first: (single_issuer, defer_taskrun, coop_taskrun).
+const STEPS: [(bool, bool, bool); 4] = [
+    (true, true, true),
+    (true, false, true),
+    (false, false, true),
+    (false, false, false),
+];
+
+/// Builds a ring, stepping down through [`STEPS`] on EINVAL.
+pub fn build(entries: u32, sqpoll: Option<u32>) -> Result<(IoUring, RingFeatures), SetupError> {
+    let mut last = None;
+    for (single_issuer, defer, coop) in STEPS {
+        // DEFER_TASKRUN and COOP_TASKRUN are meaningless with a polling thread.
+        if sqpoll.is_some() && (defer || coop) {
+            continue;
+        }
+        let mut builder = IoUring::builder();
+        builder
+            .setup_cqsize(entries.saturating_mul(4))
+            .setup_clamp();
+        if let Some(idle) = sqpoll {
+            builder.setup_sqpoll(idle);
+        }
+        if single_issuer {
+            builder.setup_single_issuer();
+        }
+        if defer {
+            builder.setup_defer_taskrun();
+        }
+        if coop {
+            builder.setup_coop_taskrun();
+        }
+        match builder.build(entries) {
+            Ok(ring) => {
+                probe(&ring)?;
+                let features = RingFeatures {
+                    single_issuer,
+                    defer_taskrun: defer,
+                    coop_taskrun: coop,
+                    sqpoll: sqpoll.is_some(),
+                    sq_entries: ring.params().sq_entries(),
+                    cq_entries: ring.params().cq_entries(),
+                };
+                return Ok((ring, features));
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => last = Some(e),
+            Err(e) => return Err(SetupError::from_io(e)),
+        }
+    }
+    Err(SetupError::Other(last.unwrap_or_else(|| {
+        io::Error::new(io::ErrorKind::Unsupported, "no ring flags accepted")
+    })))
+}
+
+/// Checks that every opcode the event loop uses exists.
+fn probe(ring: &IoUring) -> Result<(), SetupError> {
+    let mut probe = Probe::new();
+    ring.submitter()
+        .register_probe(&mut probe)
+        .map_err(|_| SetupError::Unsupported("opcode probing (IORING_REGISTER_PROBE)"))?;
+    let needed: [(u8, &'static str); 6] = [
+        (opcode::AcceptMulti::CODE, "accept"),
+        (opcode::RecvMulti::CODE, "recv"),
+        (opcode::Send::CODE, "send"),
+        (opcode::Close::CODE, "close"),
+        (opcode::AsyncCancel::CODE, "async cancel"),
+        (opcode::Shutdown::CODE, "shutdown"),
+    ];
+    for (code, name) in needed {
+        if !probe.is_supported(code) {
+            return Err(SetupError::Unsupported(name));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,310 @@
+//! The response a handler returns, and its builder.
+//!
+//! Built without heap allocation for the common cases: a static body, a
+//! static content type and no extra headers (an empty `Vec` does not
+//! allocate). The encoder in [`crate::http::encode`] turns it into bytes in the
+//! connection's write buffer.
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use http::StatusCode;
+
+/// A response body.
+pub enum Body {
+    /// No body (Content-Length: 0).
+    Empty,
+    /// Borrowed for the program's life: no allocation.
+    Static(&'static [u8]),
+    /// Shared, reference-counted bytes.
+    Bytes(Bytes),
+    /// Owned bytes.
+    Vec(Vec<u8>),
+    /// Pieces produced one by one; the length is unknown up front, so the
+    /// response is sent chunked.
+    Stream(Box<dyn Iterator<Item = Bytes>>),
+}
+
+impl Body {
+    /// The bytes of a body whose length is known; `None` for a stream.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Body::Empty => Some(&[]),
+            Body::Static(b) => Some(b),
+            Body::Bytes(b) => Some(b),
+            Body::Vec(v) => Some(v),
+            Body::Stream(_) => None,
+        }
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(s: &'static str) -> Body {
+        Body::Static(s.as_bytes())
+    }
+}
+impl From<&'static [u8]> for Body {
+    fn from(s: &'static [u8]) -> Body {
+        Body::Static(s)
+    }
+}
+impl From<String> for Body {
+    fn from(s: String) -> Body {
+        Body::Vec(s.into_bytes())
+    }
+}
+impl From<Vec<u8>> for Body {
+    fn from(v: Vec<u8>) -> Body {
+        Body::Vec(v)
+    }
+}
+impl From<Bytes> for Body {
+    fn from(b: Bytes) -> Body {
+        Body::Bytes(b)
+    }
+}
+impl From<()> for Body {
+    fn from(_: ()) -> Body {
+        Body::Empty
+    }
+}
+
+/// An HTTP response: status, content type, extra headers, body.
+pub struct Response {
+    pub(crate) status: StatusCode,
+    pub(crate) content_type: Option<HeaderValue>,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) body: Body,
+    /// Set when a header given to the builder was invalid: the response is
+    /// replaced by a 500 rather than sending a malformed or injected header.
+    pub(crate) invalid: bool,
+}
+
+impl Default for Response {
+    fn default() -> Self {
+        Response::new(StatusCode::OK)
+    }
+}
+
+impl Response {
+    /// A response with `status`, no headers and an empty body.
+    pub fn new(status: StatusCode) -> Response {
+        Response {
+            status,
+            content_type: None,
+            headers: Vec::new(),
+            body: Body::Empty,
+            invalid: false,
+        }
+    }
+
+    /// 200 OK.
+    pub fn ok() -> Response {
+        Response::new(StatusCode::OK)
+    }
+
+    /// A `text/plain; charset=utf-8` response.
+    pub fn text(body: impl Into<Body>) -> Response {
+        Response::ok()
+            .content_type_static("text/plain; charset=utf-8")
+            .body(body)
+    }
+
+    /// An `application/json` response from already-serialised JSON.
+    pub fn json(body: impl Into<Body>) -> Response {
+        Response::ok()
+            .content_type_static("application/json")
+            .body(body)
+    }
+
+    /// Sets the status.
+    pub fn status(mut self, status: StatusCode) -> Response {
+        self.status = status;
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<Body>) -> Response {
+        self.body = body.into();
+        self
+    }
+
+    /// Sets Content-Type from a static string (no allocation).
+    pub fn content_type_static(mut self, value: &'static str) -> Response {
+        self.content_type = Some(HeaderValue::from_static(value));
+        self
+    }
+
+    /// Sets Content-Type. An invalid value turns the response into a 500.
+    pub fn content_type<V>(mut self, value: V) -> Response
+    where
+        V: TryInto<HeaderValue>,
+    {
+        match value.try_into() {
+            Ok(v) => self.content_type = Some(v),
+            Err(_) => self.invalid = true,
+        }
+        self
+    }
+
+    /// Adds a header. An invalid name or value (for instance one holding CR
+    /// or LF) turns the response into a 500 instead of reaching the wire.
+    /// Content-Length, Transfer-Encoding and Connection are framing and are
+    /// set by the server; passing them here is ignored.
+    pub fn header<K, V>(mut self, name: K, value: V) -> Response
+    where
+        K: TryInto<HeaderName>,
+        V: TryInto<HeaderValue>,
+    {
+        match (name.try_into(), value.try_into()) {
+            (Ok(name), Ok(value)) => {
+                if name == http::header::CONTENT_TYPE {
+                    self.content_type = Some(value);
+                } else if !is_framing(&name) {
+                    self.headers.push((name, value));
+                }
+            }
+            _ => self.invalid = true,
+        }
+        self
+    }
+
+    /// The status.
+    pub fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The first value of header `name` (Content-Type included).
+    pub fn header_value(&self, name: &str) -> Option<&HeaderValue> {
+        if name.eq_ignore_ascii_case("content-type") {
+            return self.content_type.as_ref();
+        }
+        self.headers
+            .iter()
+            .find(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// The body.
+    pub fn body_ref(&self) -> &Body {
+        &self.body
+    }
+}
+
+fn is_framing(name: &HeaderName) -> bool {
+    name == http::header::CONTENT_LENGTH
+        || name == http::header::TRANSFER_ENCODING
+        || name == http::header::CONNECTION
+        || name == http::header::DATE
+}
+
+/// Anything a handler may return.
+pub trait IntoResponse {
+    /// Converts into a response.
+    fn into_response(self) -> Response;
+}
+
+impl IntoResponse for Response {
+    fn into_response(self) -> Response {
+        self
+    }
+}
+
+impl IntoResponse for &'static str {
+    fn into_response(self) -> Response {
+        Response::text(self)
+    }
+}
+
+impl IntoResponse for String {
+    fn into_response(self) -> Response {
+        Response::text(self)
+    }
+}
+
+impl IntoResponse for &'static [u8] {
+    fn into_response(self) -> Response {
+        Response::ok()
+            .content_type_static("application/octet-stream")
+            .body(self)
+    }
+}
+
+impl IntoResponse for Vec<u8> {
+    fn into_response(self) -> Response {
+        Response::ok()
+            .content_type_static("application/octet-stream")
+            .body(self)
+    }
+}
+
+impl IntoResponse for Bytes {
+    fn into_response(self) -> Response {
+        Response::ok()
+            .content_type_static("application/octet-stream")
+            .body(self)
+    }
+}
+
+impl IntoResponse for StatusCode {
+    fn into_response(self) -> Response {
+        Response::new(self)
+    }
+}
+
+impl IntoResponse for () {
+    fn into_response(self) -> Response {
+        Response::ok()
+    }
+}
+
+impl<T: IntoResponse> IntoResponse for (StatusCode, T) {
+    fn into_response(self) -> Response {
+        self.1.into_response().status(self.0)
+    }
+}
+
+impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
+    fn into_response(self) -> Response {
+        match self {
+            Ok(t) => t.into_response(),
+            Err(e) => e.into_response(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_types_convert() {
+        let r = "hi".into_response();
+        assert_eq!(r.status_code(), StatusCode::OK);
+        assert_eq!(r.body_ref().as_bytes(), Some(&b"hi"[..]));
+        assert_eq!(
+            r.header_value("content-type").unwrap(),
+            "text/plain; charset=utf-8"
+        );
+        let r = (StatusCode::CREATED, String::from("x")).into_response();
+        assert_eq!(r.status_code(), StatusCode::CREATED);
+        let r = vec![1u8, 2].into_response();
+        assert_eq!(
+            r.header_value("Content-Type").unwrap(),
+            "application/octet-stream"
+        );
+        let r: Result<&str, StatusCode> = Err(StatusCode::NOT_FOUND);
+        assert_eq!(r.into_response().status_code(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn injected_header_marks_invalid_and_framing_is_ignored() {
+        let r = Response::ok().header("x-a", "evil\r\nSet-Cookie: x");
+        assert!(r.invalid);
+        let r = Response::ok().header("content-length", "5");
+        assert!(r.headers.is_empty());
+        let r = Response::ok().header("x-ok", "1").content_type("text/html");
+        assert!(!r.invalid);
+        assert_eq!(r.header_value("X-OK").unwrap(), "1");
+        assert_eq!(r.header_value("content-type").unwrap(), "text/html");
+    }
+}

@@ -1,0 +1,238 @@
+//! The request line (RFC 9112 3): `method SP request-target SP HTTP-version`,
+//! and the three request-target forms a server accepts (RFC 9112 3.2).
+//!
+//! First step of [`super::head::parse_head`], after leading empty lines are
+//! skipped. It is parsed here rather than by httparse because httparse only
+//! knows HTTP/1.0 and 1.1, while RFC 9110 2.5 wants "HTTP/1.x" (x > 1) served as
+//! 1.1 and other majors answered with 505. It also decides 414 as soon as a
+//! too-long target is visible, before the line is even complete.
+
+use super::error::ParseError;
+use super::fields::is_valid_host;
+use super::head::{Limits, RequestHead, Span, Version};
+use super::token::{is_target_byte, is_token};
+use http::Method;
+use memchr::memchr;
+
+const fn bad(why: &'static str) -> ParseError {
+    ParseError::BadRequest(why)
+}
+
+/// Parse the request line that starts at `buf[start]` into `head` (method,
+/// target, path, query, version, and host for absolute-form).
+///
+/// Returns `Ok(Some(end))` with the index just after the line's LF, `Ok(None)`
+/// if the line is not complete yet (and not already too long).
+pub(crate) fn parse_request_line(
+    buf: &[u8],
+    start: usize,
+    limits: &Limits,
+    head: &mut RequestHead,
+) -> Result<Option<usize>, ParseError> {
+    let rest = &buf[start..];
+    let Some(lf) = memchr(b'\n', rest) else {
+        return partial_line(rest, limits).map(|()| None);
+    };
+    let mut line = &rest[..lf];
+    if let [l @ .., b'\r'] = line {
+        line = l;
+    }
+
+    let sp1 = memchr(b' ', line).ok_or(bad("request line without request-target"))?;
+    let method = &line[..sp1];
+    if !is_token(method) {
+        return Err(bad("invalid method token"));
+    }
+    let after = &line[sp1 + 1..];
+    let sp2 = memchr(b' ', after).ok_or(bad("request line without HTTP version"))?;
+    let target = &after[..sp2];
+    let version = &after[sp2 + 1..];
+    if target.is_empty() {
+        return Err(bad("empty request-target or double space"));
+    }
+    if target.len() > limits.max_request_target {
+        return Err(ParseError::UriTooLong);
+    }
+    head.version = parse_version(version)?;
+    if !target.iter().all(|&b| is_target_byte(b)) {
+        return Err(bad("invalid byte in request-target"));
+    }
+    head.method = Method::from_bytes(method).map_err(|_| bad("invalid method"))?;
+
+    let target_start = start + sp1 + 1;
+    head.target = Span::at(target_start, target.len());
+    parse_target(target, target_start, head)?;
+    Ok(Some(start + lf + 1))
+}
+
+/// The line has no LF yet: decide 414 if the target seen so far is already too
+/// long (or, before the first SP, if the bytes alone are longer than the limit).
+fn partial_line(rest: &[u8], limits: &Limits) -> Result<(), ParseError> {
+    let max = limits.max_request_target;
+    let too_long = match memchr(b' ', rest) {
+        None => rest.len() > max,
+        Some(sp1) => {
+            let t = &rest[sp1 + 1..];
+            memchr(b' ', t).unwrap_or(t.len()) > max
+        }
+    };
+    if too_long {
+        Err(ParseError::UriTooLong)
+    } else {
+        Ok(())
+    }
+}
+
+/// `HTTP-version = "HTTP" "/" DIGIT "." DIGIT`, case-sensitive (RFC 9112 2.3).
+fn parse_version(v: &[u8]) -> Result<Version, ParseError> {
+    match *v {
+        [b'H', b'T', b'T', b'P', b'/', major @ b'0'..=b'9', b'.', minor @ b'0'..=b'9'] => {
+            match (major, minor) {
+                (b'1', b'0') => Ok(Version::Http10),
+                // RFC 9110 2.5: a higher minor of the same major is served as the
+                // highest minor we implement.
+                (b'1', _) => Ok(Version::Http11),
+                _ => Err(ParseError::VersionNotSupported),
+            }
+        }
+        _ => Err(bad("invalid HTTP version")),
+    }
+}
+
+/// Classify the request-target (RFC 9112 3.2) and fill path / query / host.
+/// `off` is the target's offset in the parsed buffer.
+fn parse_target(target: &[u8], off: usize, head: &mut RequestHead) -> Result<(), ParseError> {
+    match target[0] {
+        // origin-form = absolute-path [ "?" query ]
+        b'/' => {
+            split_path_query(target, off, head);
+            Ok(())
+        }
+        // asterisk-form, only for a server-wide OPTIONS (RFC 9112 3.2.4)
+        b'*' if target.len() == 1 => {
+            if head.method != Method::OPTIONS {
+                return Err(bad("asterisk-form request-target without OPTIONS"));
+            }
+            head.path = Span::at(off, 1);
+            Ok(())
+        }
+        _ => parse_absolute_form(target, off, head),
+    }
+}
+
+/// absolute-form: `http://` or `https://` authority path-abempty [ "?" query ].
+/// The authority becomes `head.host` (RFC 9112 3.2.2: it overrides Host).
+/// An empty path-abempty gives an empty `path` span, which means "/".
+fn parse_absolute_form(
+    target: &[u8],
+    off: usize,
+    head: &mut RequestHead,
+) -> Result<(), ParseError> {
+    let scheme_len = if starts_with_ignore_case(target, b"http://") {
+        7
+    } else if starts_with_ignore_case(target, b"https://") {
+        8
+    } else {
+        return Err(bad(
+            "request-target is not origin, absolute or asterisk form",
+        ));
+    };
+    let rest = &target[scheme_len..];
+    let auth_len = rest
+        .iter()
+        .position(|&b| b == b'/' || b == b'?')
+        .unwrap_or(rest.len());
+    let authority = &rest[..auth_len];
+    // RFC 9110 4.2.1: an http(s) URI with an empty host is invalid; 4.2.4: so is userinfo.
+    if authority.is_empty() || authority[0] == b':' || !is_valid_host(authority) {
+        return Err(bad("invalid authority in absolute-form request-target"));
+    }
+    head.host = Some(Span::at(off + scheme_len, auth_len));
+    let path_off = scheme_len + auth_len;
+    split_path_query(&target[path_off..], off + path_off, head);
+    Ok(())
+}
+
+/// Split `path [ "?" query ]` (the query without its '?').
+fn split_path_query(t: &[u8], off: usize, head: &mut RequestHead) {
+    match memchr(b'?', t) {
+        Some(q) => {
+            head.path = Span::at(off, q);
+            head.query = Some(Span::at(off + q + 1, t.len() - q - 1));
+        }
+        None => head.path = Span::at(off, t.len()),
+    }
+}
+
+fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
+    s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(s: &[u8]) -> Result<Option<(usize, RequestHead)>, ParseError> {
+        let mut h = RequestHead::new();
+        parse_request_line(s, 0, &Limits::default(), &mut h).map(|o| o.map(|e| (e, h)))
+    }
+
+    #[test]
+    fn versions() {
+        let table: &[(&[u8], Result<Version, ParseError>)] = &[
+            (b"HTTP/1.0", Ok(Version::Http10)),
+            (b"HTTP/1.1", Ok(Version::Http11)),
+            (b"HTTP/1.2", Ok(Version::Http11)),
+            (b"HTTP/1.9", Ok(Version::Http11)),
+            (b"HTTP/2.0", Err(ParseError::VersionNotSupported)),
+            (b"HTTP/3.0", Err(ParseError::VersionNotSupported)),
+            (b"HTTP/0.9", Err(ParseError::VersionNotSupported)),
+            (b"HTTP/1.10", Err(bad("invalid HTTP version"))),
+            (b"http/1.1", Err(bad("invalid HTTP version"))),
+            (b"HTTP/1", Err(bad("invalid HTTP version"))),
+            (b"HTTP/1.1\r", Err(bad("invalid HTTP version"))),
+            (b"HTTP/11", Err(bad("invalid HTTP version"))),
+            (b"", Err(bad("invalid HTTP version"))),
+        ];
+        for (v, want) in table {
+            assert_eq!(parse_version(v), *want, "{:?}", String::from_utf8_lossy(v));
+        }
+    }
+
+    #[test]
+    fn forms() {
+        let (end, h) = line(b"GET http://Example.com:8080/a/b?x=1 HTTP/1.1\r\n")
+            .unwrap()
+            .unwrap();
+        let buf = b"GET http://Example.com:8080/a/b?x=1 HTTP/1.1\r\n";
+        assert_eq!(end, buf.len());
+        assert_eq!(h.path.get(buf), b"/a/b");
+        assert_eq!(h.query.unwrap().get(buf), b"x=1");
+        assert_eq!(h.host.unwrap().get(buf), b"Example.com:8080");
+        let buf = b"GET HTTPS://h?q HTTP/1.1\n";
+        let (_, h) = line(buf).unwrap().unwrap();
+        assert_eq!(h.path.get(buf), b"");
+        assert_eq!(h.query.unwrap().get(buf), b"q");
+        assert!(line(b"GET http:///p HTTP/1.1\r\n").is_err());
+        assert!(line(b"GET http://u@h/p HTTP/1.1\r\n").is_err());
+        assert!(line(b"GET ftp://h/p HTTP/1.1\r\n").is_err());
+        assert!(line(b"CONNECT h:443 HTTP/1.1\r\n").is_err());
+        assert!(line(b"GET * HTTP/1.1\r\n").is_err());
+        assert!(line(b"OPTIONS *x HTTP/1.1\r\n").is_err());
+        assert!(line(b"GET /a#f HTTP/1.1\r\n").is_err());
+        assert!(line(b"GET / HTTP/1.1").unwrap().is_none());
+    }
+
+    #[test]
+    fn partial_414() {
+        let mut long = b"GET /".to_vec();
+        long.resize(8192 + 4, b'a');
+        assert!(line(&long).unwrap().is_none());
+        long.push(b'a');
+        assert_eq!(line(&long).err(), Some(ParseError::UriTooLong));
+        let mut no_sp = vec![b'G'; 8193];
+        assert_eq!(line(&no_sp).err(), Some(ParseError::UriTooLong));
+        no_sp.truncate(8192);
+        assert!(line(&no_sp).unwrap().is_none());
+    }
+}

@@ -1,0 +1,96 @@
+//! # percore
+//!
+//! A thread-per-core HTTP/1.1 server framework for Linux, built directly on
+//! io_uring. One pinned thread per core owns one ring, one `SO_REUSEPORT`
+//! listener, its connections, its router and its state; nothing is shared
+//! between cores but the kernel's spreading of new connections.
+//!
+//! ```text
+//!             kernel: SO_REUSEPORT spreads connections over the cores' listeners
+//!                  |                 |                 |
+//!   core 0 ------- v -------   core 1 -- v --    core N -- v --
+//!   | ring: multishot accept (direct fd) ---> Conn slot in a Slab
+//!   |       multishot recv  (provided buffer ring: idle conns hold no buffer)
+//!   |          |
+//!   |          v
+//!   |   http codec (pure, no I/O): httparse head -> RFC 9112 checks -> body decoder
+//!   |          |
+//!   |          v
+//!   |   router (built on this core, !Send ok) -> handler(req, per-core state)
+//!   |          |
+//!   |          v
+//!   |   response encoder -> conn write buffer -> one send per conn per loop turn
+//!   | tick (submit-and-wait timeout, once a second): Date cache, idle/header/send timeouts
+//!   | eventfd read: shutdown notice from the main thread
+//!   ------------------------------------------------------------------
+//! ```
+//!
+//! # Layout
+//!
+//! - [`config`]: configuration (serde), defaults, validation, command line.
+//! - [`runtime`]: spawn and pin workers, signals, graceful shutdown, the
+//!   per-core event loop.
+//! - [`driver`]: the ring: setup with fallback, user_data tokens, submit and
+//!   reap, the provided buffer ring.
+//! - [`net`]: `SO_REUSEPORT` listeners.
+//! - [`conn`]: a connection's state and buffers.
+//! - [`http`]: the pure codec: head parser, chunked decoder, encoder, Date.
+//! - [`router`]: the per-core router.
+//! - [`handler`]: `Handler`, `Request`, `Response`, `IntoResponse`.
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use std::{cell::Cell, rc::Rc};
+//! use percore::{get, post, App, Request, Response, Server};
+//!
+//! fn main() -> percore::Result<()> {
+//!     Server::from_args()?                  // --listen, --workers, --config
+//!         .serve(|core| {                   // runs once on each core
+//!             let hits = Rc::new(Cell::new(0u64));     // per-core state: !Send is fine
+//!             App::new()
+//!                 .route("/plaintext", get(|_: &Request| "Hello, World!"))
+//!                 .route("/users/:id", get(|req: &Request| format!("user {}", req.param("id").unwrap_or(""))))
+//!                 .route("/count", get(move |_: &Request| {
+//!                     hits.set(hits.get() + 1);
+//!                     format!("core {core}: {}", hits.get())
+//!                 }))
+//!                 .route("/echo", post(|req: &Request| Response::ok().body(req.body().to_vec())))
+//!         })
+//! }
+//! ```
+
+pub mod app;
+pub mod config;
+pub mod conn;
+pub mod driver;
+mod error;
+pub mod handler;
+pub mod http;
+pub mod net;
+pub mod router;
+pub mod runtime;
+
+pub use ::http::{header, Method, StatusCode};
+pub use app::App;
+pub use bytes::Bytes;
+pub use config::Config;
+pub use error::{Error, Result};
+pub use handler::{
+    delete, get, head, on, options, patch, post, put, Body, Handler, IntoResponse, MethodRouter,
+    Request, Response,
+};
+pub use runtime::{CoreId, RunningServer, Server};
+
+/// Sets up `tracing` output on stderr: the level comes from `RUST_LOG` if set,
+/// else from `default_level` (the config's `log.level`). Safe to call twice.
+pub fn init_logging(default_level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(default_level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

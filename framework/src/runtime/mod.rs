@@ -1,0 +1,284 @@
+//! Starting and stopping a server: spawn one pinned worker per core, each
+//! with its own ring and `SO_REUSEPORT` listener; wait for SIGINT/SIGTERM;
+//! tell every worker through its eventfd to stop accepting and drain.
+
+mod exchange;
+mod signals;
+mod worker;
+
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use clap::Parser;
+use tracing::{error, info};
+
+use crate::app::App;
+use crate::config::{Config, ExampleCli};
+use crate::error::{Error, Result};
+use crate::http::head::Limits;
+use crate::net;
+use exchange::Exchange;
+use worker::{Worker, WorkerSetup};
+
+/// The index of a worker (and so of the core it is pinned to, in the order
+/// of the process's affinity mask).
+pub type CoreId = usize;
+
+/// A configured server, not yet running.
+pub struct Server {
+    config: Config,
+}
+
+impl Server {
+    /// A server with `config`.
+    pub fn new(config: Config) -> Server {
+        Server { config }
+    }
+
+    /// Reads `--listen`, `--workers`, `--config`, `--sqpoll` from the command
+    /// line, sets up logging, and returns the server. A bad flag or config
+    /// prints one clear line and exits with status 2.
+    pub fn from_args() -> Result<Server> {
+        let cli = ExampleCli::parse();
+        let config = match cli.common.into_config() {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(2);
+            }
+        };
+        crate::init_logging(&config.log.level);
+        Ok(Server::new(config))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Runs until SIGINT or SIGTERM, then drains and returns. `factory` runs
+    /// once on each worker thread to build that core's [`App`].
+    pub fn serve<F>(self, factory: F) -> Result<()>
+    where
+        F: Fn(CoreId) -> App + Send + Sync + 'static,
+    {
+        // Blocked before any thread exists, so every worker inherits the mask
+        // and the signal is only ever taken here, by sigtimedwait.
+        let signals = signals::block_termination()?;
+        let running = self.start(factory)?;
+        loop {
+            if let Some(sig) = signals::wait(&signals, Duration::from_millis(200)) {
+                info!("received {sig}: draining");
+                break;
+            }
+            if running.any_worker_exited() {
+                error!("a worker stopped unexpectedly; shutting down");
+                break;
+            }
+        }
+        running.shutdown();
+        running.join()
+    }
+
+    /// Starts the workers and returns once every one of them listens.
+    pub fn start<F>(self, factory: F) -> Result<RunningServer>
+    where
+        F: Fn(CoreId) -> App + Send + Sync + 'static,
+    {
+        let config = Arc::new(self.config);
+        let cpus = affinity_cpus();
+        let workers = match config.server.workers {
+            0 => cpus.len().max(1),
+            n => n,
+        };
+        let (listeners, addr) =
+            net::bind_listeners(config.server.listen, workers, config.server.backlog)
+                .map_err(|e| Error::Io(format!("listen on {}", config.server.listen), e))?;
+        info!(
+            "percore {}: {workers} worker(s) on CPUs {:?}",
+            env!("CARGO_PKG_VERSION"),
+            (0..workers)
+                .map(|i| cpus.get(i % cpus.len().max(1)).copied())
+                .collect::<Vec<_>>()
+        );
+        let factory = Arc::new(factory);
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let mut wakes = Vec::with_capacity(workers);
+        let mut threads = Vec::with_capacity(workers);
+        for (index, listener) in listeners.into_iter().enumerate() {
+            let wake = eventfd().map_err(|e| Error::Io("eventfd".into(), e))?;
+            let wake_for_worker = wake
+                .try_clone()
+                .map_err(|e| Error::Io("dup eventfd".into(), e))?;
+            wakes.push(wake);
+            let setup = WorkerSetup {
+                index,
+                listener,
+                wake: wake_for_worker,
+                config: config.clone(),
+            };
+            let cpu = cpus.get(index % cpus.len().max(1)).copied();
+            let factory = factory.clone();
+            let ready = ready_tx.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("percore-w{index}"))
+                .spawn(move || run_worker(setup, cpu, &*factory, ready))
+                .map_err(|e| Error::Io("spawn worker thread".into(), e))?;
+            threads.push(thread);
+        }
+        drop(ready_tx);
+        let running = RunningServer {
+            addr,
+            wakes,
+            threads,
+        };
+        let mut first_error = None;
+        let mut features = None;
+        for _ in 0..workers {
+            match ready_rx.recv() {
+                Ok(Ok(f)) => {
+                    features.get_or_insert(f);
+                }
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(_) => {
+                    first_error
+                        .get_or_insert(Error::Worker("a worker exited during startup".into()));
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            running.shutdown();
+            let _ = running.join();
+            return Err(e);
+        }
+        if let Some(f) = features {
+            info!("io_uring: {f}");
+        }
+        info!("listening on {addr}");
+        Ok(running)
+    }
+}
+
+/// A running server: its address, and the means to stop it.
+pub struct RunningServer {
+    addr: SocketAddr,
+    wakes: Vec<OwnedFd>,
+    threads: Vec<JoinHandle<Result<()>>>,
+}
+
+impl RunningServer {
+    /// The address every worker listens on (the real port when 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Tells every worker to stop accepting and drain (what SIGTERM does).
+    pub fn shutdown(&self) {
+        for wake in &self.wakes {
+            let one = 1u64.to_ne_bytes();
+            // SAFETY: writing 8 bytes from a stack array to an eventfd we own.
+            unsafe {
+                libc::write(wake.as_raw_fd(), one.as_ptr().cast(), one.len());
+            }
+        }
+    }
+
+    /// Whether some worker has already stopped.
+    pub fn any_worker_exited(&self) -> bool {
+        self.threads.iter().any(|t| t.is_finished())
+    }
+
+    /// Waits for every worker; the first error wins.
+    pub fn join(self) -> Result<()> {
+        let mut result = Ok(());
+        for t in self.threads {
+            let r = t
+                .join()
+                .unwrap_or_else(|_| Err(Error::Worker("worker thread panicked".into())));
+            if result.is_ok() {
+                result = r;
+            }
+        }
+        result
+    }
+}
+
+fn run_worker(
+    setup: WorkerSetup,
+    cpu: Option<usize>,
+    factory: &(dyn Fn(CoreId) -> App + Send + Sync),
+    ready: mpsc::Sender<Result<String>>,
+) -> Result<()> {
+    let index = setup.index;
+    if let Some(cpu) = cpu {
+        pin_to(cpu);
+    }
+    let started = (|| {
+        let app = factory(index);
+        if let Some(e) = app.error.clone() {
+            return Err(Error::Route(e));
+        }
+        let cfg = &setup.config;
+        let limits = Limits {
+            max_request_target: cfg.limits.max_request_target,
+            max_header_bytes: cfg.limits.max_header_bytes,
+            max_headers: cfg.limits.max_headers,
+            max_body: cfg.limits.max_body,
+        };
+        let ex = Exchange::new(app, limits, &cfg.server.server_header, index);
+        Worker::new(setup, ex)
+    })();
+    match started {
+        Ok((worker, features)) => {
+            let _ = ready.send(Ok(features));
+            drop(ready);
+            let result = worker.run();
+            if let Err(e) = &result {
+                error!(core = index, "worker stopped: {e}");
+            }
+            result
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            Ok(())
+        }
+    }
+}
+
+/// The CPUs in this process's affinity mask, in order.
+fn affinity_cpus() -> Vec<usize> {
+    use nix::sched::{sched_getaffinity, CpuSet};
+    use nix::unistd::Pid;
+    match sched_getaffinity(Pid::from_raw(0)) {
+        Ok(set) => (0..CpuSet::count())
+            .filter(|&i| set.is_set(i).unwrap_or(false))
+            .collect(),
+        Err(_) => (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect(),
+    }
+}
+
+fn pin_to(cpu: usize) {
+    use nix::sched::{sched_setaffinity, CpuSet};
+    use nix::unistd::Pid;
+    let mut set = CpuSet::new();
+    if set.set(cpu).is_ok() {
+        if let Err(e) = sched_setaffinity(Pid::from_raw(0), &set) {
+            tracing::warn!("could not pin worker to CPU {cpu}: {e}");
+        }
+    }
+}
+
+fn eventfd() -> std::io::Result<OwnedFd> {
+    // SAFETY: plain syscall; on success we take ownership of the new fd.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
