@@ -289,7 +289,10 @@ impl Worker {
                 match token.op {
                     Op::Recv => self.on_recv(token.slot, c),
                     Op::Send => self.on_send(token.slot, c),
-                    Op::Shutdown => self.op_done(token.slot),
+                    Op::Shutdown => {
+                        self.conns[token.slot as usize].inflight -= 1;
+                        self.op_done(token.slot);
+                    }
                     _ => self.on_close(token.slot),
                 }
             }

@@ -22,6 +22,7 @@ pub fn start_with<F>(workers: usize, tweak: impl FnOnce(&mut Config), factory: F
 where
     F: Fn(usize) -> App + Send + Sync + 'static,
 {
+    percore::init_logging("warn");
     let mut config = Config::default();
     config.server.listen = "127.0.0.1:0".parse().unwrap();
     config.server.workers = workers;

@@ -1,0 +1,199 @@
+//! The `hello` binary as other tools see it: `--listen 127.0.0.1:0` logs the
+//! chosen port, the TechEmpower answers are exact, `/echo` returns the body
+//! as it arrived (Content-Length or chunked) with its Content-Type, and
+//! SIGTERM drains and exits 0.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Hello {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Hello {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the binary and waits for its "listening on" line.
+fn start(bin: &str, args: &[&str]) -> Hello {
+    let mut child = Command::new(bin)
+        .args(["--listen", "127.0.0.1:0", "--workers", "2"])
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn example");
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("example exited before listening")
+            .unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            let addr = rest.split_whitespace().next().unwrap();
+            let addr = addr.trim_matches(|c: char| !c.is_ascii_digit() && c != '.' && c != ':');
+            break addr.parse().expect("address in the listening line");
+        }
+        assert!(Instant::now() < deadline, "no listening line");
+    };
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Hello { child, addr }
+}
+
+fn exchange(addr: SocketAddr, request: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
+    let head = response.split("\r\n\r\n").next()?;
+    head.lines().skip(1).find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+fn body(response: &str) -> &str {
+    response.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}
+
+#[test]
+fn hello_answers_the_techempower_contract_and_drains_on_sigterm() {
+    let mut hello = start(env!("CARGO_BIN_EXE_hello"), &[]);
+    let addr = hello.addr;
+
+    let r = exchange(
+        addr,
+        b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+    assert_eq!(body(&r), "Hello, World!");
+    assert_eq!(header(&r, "content-type"), Some("text/plain"));
+    assert_eq!(header(&r, "server"), Some("percore"));
+    let date = header(&r, "date").expect("Date header");
+    assert!(httpdate_like(date), "{date}");
+
+    let r = exchange(
+        addr,
+        b"GET /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(body(&r), r#"{"message":"Hello, World!"}"#);
+    assert_eq!(header(&r, "content-type"), Some("application/json"));
+    assert!(header(&r, "server").is_some() && header(&r, "date").is_some());
+
+    let r = exchange(
+        addr,
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-thing\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    );
+    assert_eq!(body(&r), "hello");
+    assert_eq!(header(&r, "content-type"), Some("application/x-thing"));
+
+    let r = exchange(
+        addr,
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\na,b\r\n2\r\n,c\r\n0\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 200 "), "{r}");
+    assert_eq!(body(&r), "a,b,c");
+    assert_eq!(header(&r, "content-type"), Some("text/csv"));
+
+    // SIGTERM: exits 0, promptly.
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(
+        unsafe { libc::kill(hello.child.id() as i32, libc::SIGTERM) },
+        0
+    );
+    let t = Instant::now();
+    let status = loop {
+        if let Some(status) = hello.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(12),
+            "did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "still accepting after exit"
+    );
+}
+
+fn httpdate_like(s: &str) -> bool {
+    s.len() == 29 && s.ends_with(" GMT") && s.as_bytes()[3] == b','
+}
+
+#[test]
+fn router_example_serves_params_wildcards_and_405() {
+    let router = start(env!("CARGO_BIN_EXE_router"), &[]);
+    let r = exchange(
+        router.addr,
+        b"GET /users/42/posts/7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(body(&r), "post 7 of user 42\n");
+    let r = exchange(
+        router.addr,
+        b"GET /users/me HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(body(&r).starts_with("the current user"), "{r}");
+    let r = exchange(
+        router.addr,
+        b"GET /users/a%20b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(body(&r), "user a b\n");
+    let r = exchange(
+        router.addr,
+        b"GET /files/css/site.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(body(&r), "file \"css/site.css\"\n");
+    let r = exchange(
+        router.addr,
+        b"DELETE /users HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 405 "), "{r}");
+    assert_eq!(header(&r, "allow"), Some("GET, HEAD, POST"));
+    let r = exchange(
+        router.addr,
+        b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 404 "), "{r}");
+}
+
+#[test]
+fn state_example_counts_per_core() {
+    let state = start(env!("CARGO_BIN_EXE_state"), &[]);
+    let mut counts = std::collections::HashMap::<u32, u64>::new();
+    for _ in 0..40 {
+        let r = exchange(
+            state.addr,
+            b"GET /count HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        let text = body(&r).trim();
+        let (core, count) = text
+            .strip_prefix("core ")
+            .and_then(|t| t.split_once(": "))
+            .expect(text);
+        let core: u32 = core.parse().unwrap();
+        let count: u64 = count.parse().unwrap();
+        let seen = counts.entry(core).or_default();
+        *seen += 1;
+        assert_eq!(count, *seen, "core {core} counted out of step");
+    }
+    assert!(counts.keys().all(|&c| c < 2), "{counts:?}");
+}
