@@ -113,10 +113,8 @@ fn hello_answers_the_techempower_contract_and_drains_on_sigterm() {
 
     // SIGTERM: exits 0, promptly.
     // SAFETY: sending a signal to our own child process.
-    assert_eq!(
-        unsafe { libc::kill(hello.child.id() as i32, libc::SIGTERM) },
-        0
-    );
+    let sent = unsafe { libc::kill(hello.child.id() as i32, libc::SIGTERM) };
+    assert_eq!(sent, 0);
     let t = Instant::now();
     let status = loop {
         if let Some(status) = hello.child.try_wait().unwrap() {

@@ -181,6 +181,16 @@ fn connection_close_answers_then_closes_and_ignores_what_follows() {
 }
 
 #[test]
+fn absolute_form_targets_route_by_their_path() {
+    let server = start(2, |_| app());
+    let r = roundtrip(
+        server.local_addr(),
+        b"GET http://example.com/n/7?x=1 HTTP/1.1\r\nHost: example.com\r\n\r\n",
+    );
+    assert_eq!(r.body, b"n=7");
+}
+
+#[test]
 fn routing_errors_are_404_and_405_with_allow() {
     let server = start(2, |_| app());
     let r = roundtrip(

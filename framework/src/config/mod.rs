@@ -118,8 +118,11 @@ pub const DEFAULT_SQPOLL: bool = false;
 pub const DEFAULT_SQPOLL_IDLE_MS: u32 = 1000;
 /// Provided-buffer-ring entries per core. Idle connections hold no buffer, so
 /// this bounds connections *reading at the same moment*, not connections.
-/// 2048 x 4 KiB = 8 MiB per core.
-pub const DEFAULT_BUFFERS: u32 = 2048;
+/// 512 x 4 KiB = 2 MiB per core. The ring hands buffers out in turn, so all
+/// of them get touched: 2048 cost 8 MiB of RSS (~900 B per idle connection at
+/// 10,000 connections) for no throughput gain over 512 (pipelined plaintext
+/// 0.495 vs 0.47-0.48 us per request, within noise).
+pub const DEFAULT_BUFFERS: u32 = 512;
 /// Allowed `ring.buffers` (a power of two): the kernel rejects a buffer ring
 /// of 65536 entries or more.
 pub const BUFFERS_RANGE: RangeInclusive<u32> = 1..=32768;

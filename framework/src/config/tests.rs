@@ -78,7 +78,7 @@ fn defaults_are_the_documented_values() {
     assert_eq!(c.ring.entries, 1024);
     assert!(!c.ring.sqpoll);
     assert_eq!(c.ring.sqpoll_idle_ms, 1000);
-    assert_eq!(c.ring.buffers, 2048);
+    assert_eq!(c.ring.buffers, 512);
     assert_eq!(c.ring.buffer_size, 4096);
     assert_eq!(c.log.level, "info");
     assert!(c.log.access_log);

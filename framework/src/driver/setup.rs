@@ -102,10 +102,12 @@ impl SetupError {
 }
 
 /// Flag sets to try, best first: (single_issuer, defer_taskrun, coop_taskrun).
-const STEPS: [(bool, bool, bool); 4] = [
+/// With SQPOLL only the ones without task-run flags apply.
+const STEPS: [(bool, bool, bool); 5] = [
     (true, true, true),
     (true, false, true),
     (false, false, true),
+    (true, false, false),
     (false, false, false),
 ];
 

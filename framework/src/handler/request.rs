@@ -24,9 +24,13 @@ impl<'a> Request<'a> {
         &self.head.method
     }
 
-    /// The path, still percent-encoded, without the query.
+    /// The path, still percent-encoded, without the query (`/` for an
+    /// absolute-form target with no path).
     pub fn path(&self) -> &'a str {
-        str_of(self.head.path.get(self.buf))
+        match str_of(self.head.path.get(self.buf)) {
+            "" => "/",
+            path => path,
+        }
     }
 
     /// The query string without `?`, if the target had one.

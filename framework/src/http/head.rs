@@ -229,6 +229,9 @@ pub enum ParseStatus {
     Partial,
 }
 
+/// Size of the first header array tried (see step 3 of [`parse_head`]).
+const FEW_HEADERS: usize = 24;
+
 const fn bad(why: &'static str) -> ParseError {
     ParseError::BadRequest(why)
 }
@@ -281,15 +284,23 @@ pub fn parse_head(
         return Err(ParseError::HeadersTooLarge);
     }
 
-    // 3. Field lines.
-    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS_CAP];
+    // 3. Field lines. Most heads have few fields: a small array first, the
+    // full one only when that overflows. Zero-filling the 8 KiB array on every
+    // request cost ~4% of pipelined plaintext CPU.
     let max_headers = limits.max_headers.min(MAX_HEADERS_CAP);
-    let (fields_len, fields) =
-        match httparse::parse_headers(&buf[line_end..], &mut raw[..max_headers]) {
-            Ok(httparse::Status::Complete(c)) => c,
-            Ok(httparse::Status::Partial) => return partial(),
-            Err(e) => return Err(map_httparse_error(e)),
-        };
+    let mut small = [httparse::EMPTY_HEADER; FEW_HEADERS];
+    let mut large;
+    let mut parsed =
+        httparse::parse_headers(&buf[line_end..], &mut small[..max_headers.min(FEW_HEADERS)]);
+    if matches!(parsed, Err(httparse::Error::TooManyHeaders)) && max_headers > FEW_HEADERS {
+        large = [httparse::EMPTY_HEADER; MAX_HEADERS_CAP];
+        parsed = httparse::parse_headers(&buf[line_end..], &mut large[..max_headers]);
+    }
+    let (fields_len, fields) = match parsed {
+        Ok(httparse::Status::Complete(c)) => c,
+        Ok(httparse::Status::Partial) => return partial(),
+        Err(e) => return Err(map_httparse_error(e)),
+    };
     let head_len = line_end + fields_len;
     if head_len > max_head {
         return Err(ParseError::HeadersTooLarge);

@@ -186,7 +186,10 @@ impl Exchange {
     fn respond(&mut self, conn: &mut Conn, head_bytes: &[u8], body: &[u8]) {
         let head = &self.head;
         let mut close = !head.keep_alive || self.draining;
-        let path = head.path.get(head_bytes);
+        let path = match head.path.get(head_bytes) {
+            b"" => b"/", // absolute-form target without a path
+            path => path,
+        };
         let response = if path == b"*" {
             // OPTIONS * (the codec admits the asterisk form for OPTIONS only).
             Response::ok().header(ALLOW, "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")

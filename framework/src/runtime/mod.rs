@@ -88,7 +88,19 @@ impl Server {
     where
         F: Fn(CoreId) -> App + Send + Sync + 'static,
     {
-        let config = Arc::new(self.config);
+        let mut config = self.config;
+        // The kernel refuses a direct descriptor table larger than
+        // RLIMIT_NOFILE, so raise the soft limit as far as allowed and size
+        // the table to what we got.
+        let nofile = raise_nofile_limit();
+        if (config.server.max_connections as u64) > nofile {
+            tracing::warn!(
+                "server.max_connections = {} exceeds the open-file limit {nofile}; using {nofile} (raise it with `ulimit -n`)",
+                config.server.max_connections
+            );
+            config.server.max_connections = nofile as usize;
+        }
+        let config = Arc::new(config);
         let cpus = affinity_cpus();
         let workers = match config.server.workers {
             0 => cpus.len().max(1),
@@ -270,6 +282,20 @@ fn pin_to(cpu: usize) {
         if let Err(e) = sched_setaffinity(Pid::from_raw(0), &set) {
             tracing::warn!("could not pin worker to CPU {cpu}: {e}");
         }
+    }
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit; returns the soft limit now
+/// in force.
+fn raise_nofile_limit() -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => hard,
+            Err(_) => soft,
+        },
+        Ok((soft, _)) => soft,
+        Err(_) => 1024,
     }
 }
 
