@@ -10,7 +10,7 @@
 use super::error::ParseError;
 use super::fields::is_valid_host;
 use super::head::{Limits, RequestHead, Span, Version};
-use super::token::{is_target_byte, is_token};
+use super::token::{is_target_byte, is_tchar, is_token};
 use http::Method;
 use memchr::memchr;
 
@@ -65,16 +65,27 @@ pub(crate) fn parse_request_line(
     Ok(Some(start + lf + 1))
 }
 
-/// The line has no LF yet: decide 414 if the target seen so far is already too
-/// long (or, before the first SP, if the bytes alone are longer than the limit).
+/// The line has no LF yet: reject at once what can no longer become a valid
+/// request line (a non-token byte in the method, a bad byte in the target, so
+/// that a TLS handshake or other garbage gets its 400 now rather than after
+/// the header timeout), and decide 414 if the target seen so far is already
+/// too long (or, before the first SP, if the bytes alone are longer than the
+/// limit).
 fn partial_line(rest: &[u8], limits: &Limits) -> Result<(), ParseError> {
     let max = limits.max_request_target;
-    let too_long = match memchr(b' ', rest) {
-        None => rest.len() > max,
-        Some(sp1) => {
-            let t = &rest[sp1 + 1..];
-            memchr(b' ', t).unwrap_or(t.len()) > max
+    let method_end = memchr(b' ', rest).unwrap_or(rest.len());
+    if !rest[..method_end].iter().all(|&b| is_tchar(b)) {
+        return Err(bad("invalid method token"));
+    }
+    let too_long = if method_end == rest.len() {
+        rest.len() > max
+    } else {
+        let t = &rest[method_end + 1..];
+        let target_end = memchr(b' ', t).unwrap_or(t.len());
+        if !t[..target_end].iter().all(|&b| is_target_byte(b)) {
+            return Err(bad("invalid byte in request-target"));
         }
+        target_end > max
     };
     if too_long {
         Err(ParseError::UriTooLong)

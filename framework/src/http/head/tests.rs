@@ -326,6 +326,30 @@ fn uri_too_long() {
 }
 
 #[test]
+fn garbage_is_rejected_before_the_line_ends() {
+    // A TLS ClientHello, a control byte in the method, a bad target byte:
+    // all 400 at once, without waiting for a line end that may never come.
+    for partial in [
+        &b"\x16\x03\x01\x00\xa5\x01"[..],
+        b"GE\x00",
+        b"GET /a\x01b",
+        b"GET /a\rb",
+    ] {
+        assert!(
+            matches!(parse(partial), Err(ParseError::BadRequest(_))),
+            "{partial:?}"
+        );
+    }
+    // Valid prefixes stay partial.
+    for partial in [&b"GE"[..], b"GET ", b"GET /a?b=c", b"GET / HTTP/1.1\r"] {
+        assert!(
+            matches!(parse(partial), Ok((ParseStatus::Partial, _))),
+            "{partial:?}"
+        );
+    }
+}
+
+#[test]
 fn headers_too_large() {
     let limits = Limits {
         max_headers: 3,
