@@ -56,7 +56,11 @@ fuzz_target!(|input: Input<'_>| {
     }
 
     let pieces = piecewise(bytes, &input.pieces, max_body);
-    assert_eq!(pieces, (whole, out), "piecewise and one-call outcomes differ");
+    assert_eq!(
+        pieces,
+        (whole, out),
+        "piecewise and one-call outcomes differ"
+    );
 });
 
 /// Decode `bytes` the way the runtime does: each read is appended to what the
@@ -85,7 +89,12 @@ fn piecewise(bytes: &[u8], pieces: &[u8], max_body: u64) -> Outcome {
                 }
             }
             Ok(DecodeStatus::Complete { consumed }) => {
-                return (Ok(DecodeStatus::Complete { consumed: base + consumed }), out);
+                return (
+                    Ok(DecodeStatus::Complete {
+                        consumed: base + consumed,
+                    }),
+                    out,
+                );
             }
             Err(e) => return (Err(e), out),
         }
@@ -96,5 +105,9 @@ fn piecewise(bytes: &[u8], pieces: &[u8], max_body: u64) -> Outcome {
 /// mid-chunk it is ahead of the bytes copied so far.
 fn check_state(dec: &ChunkedDecoder, out: &[u8], max_body: u64) {
     assert!(out.len() as u64 <= dec.decoded_len());
-    assert!(dec.decoded_len() <= max_body, "decoded {} > max_body {max_body}", dec.decoded_len());
+    assert!(
+        dec.decoded_len() <= max_body,
+        "decoded {} > max_body {max_body}",
+        dec.decoded_len()
+    );
 }

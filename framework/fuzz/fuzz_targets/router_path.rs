@@ -41,7 +41,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("HEAD", "/h"),
 ];
 
-const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "PURGE", "PATCH", "OPTIONS"];
+const METHODS: &[&str] = &[
+    "GET", "HEAD", "POST", "PUT", "DELETE", "PURGE", "PATCH", "OPTIONS",
+];
 
 thread_local! {
     static ROUTER: Router<&'static str> = {
@@ -59,13 +61,17 @@ thread_local! {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&m, path)) = data.split_first() else { return };
+    let Some((&m, path)) = data.split_first() else {
+        return;
+    };
     let method = Method::from_bytes(METHODS[usize::from(m) % METHODS.len()].as_bytes()).unwrap();
     ROUTER.with(|router| {
         let mut params = Params::new();
         let got = router.lookup(&method, path, &mut params);
-        let got_params: Vec<(String, String)> =
-            params.iter().map(|(n, v)| (n.to_owned(), v.to_owned())).collect();
+        let got_params: Vec<(String, String)> = params
+            .iter()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect();
         let any_match = ROUTES.iter().any(|(_, p)| matches(p, path).is_some());
         match got {
             Lookup::Found(pattern) => {
@@ -76,15 +82,24 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(got_params, want, "params of {pattern}");
                 let decoded: Vec<u8> = percent_decode(path).collect();
                 for (_, v) in &got_params {
-                    assert!(contains(&decoded, v.as_bytes()), "{v:?} not in decoded path");
+                    assert!(
+                        contains(&decoded, v.as_bytes()),
+                        "{v:?} not in decoded path"
+                    );
                 }
             }
             Lookup::NotFound => assert!(!any_match, "NotFound but a pattern matches"),
             Lookup::MethodNotAllowed { allow } => {
                 assert!(any_match, "MethodNotAllowed but no pattern matches");
                 let listed: Vec<&str> = allow.split(", ").collect();
-                assert!(!listed.contains(&method.as_str()), "{method} in Allow: {allow}");
-                assert!(method != Method::HEAD || !listed.contains(&"GET"), "Allow: {allow}");
+                assert!(
+                    !listed.contains(&method.as_str()),
+                    "{method} in Allow: {allow}"
+                );
+                assert!(
+                    method != Method::HEAD || !listed.contains(&"GET"),
+                    "Allow: {allow}"
+                );
             }
         }
         if !matches!(got, Lookup::Found(_)) {
@@ -95,8 +110,10 @@ fuzz_target!(|data: &[u8]| {
         REUSED.with(|reused| {
             let mut reused = reused.borrow_mut();
             assert_eq!(router.lookup(&method, path, &mut reused), got);
-            let again: Vec<(String, String)> =
-                reused.iter().map(|(n, v)| (n.to_owned(), v.to_owned())).collect();
+            let again: Vec<(String, String)> = reused
+                .iter()
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect();
             assert_eq!(again, got_params);
         });
     });
