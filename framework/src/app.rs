@@ -2,14 +2,19 @@
 //! [`crate::Server::serve`] on each worker thread, so handlers and their state
 //! may be `!Send` (`Rc`, `RefCell`, `Cell`).
 
-use crate::handler::{BoxedHandler, MethodRouter};
-use crate::router::{RouteError, Router};
+use std::rc::Rc;
+
+use crate::error::Error;
+use crate::fs::StaticFiles;
+use crate::handler::{get, BoxedHandler, MethodRouter, Request};
+use crate::router::Router;
 
 /// A core's routes.
 pub struct App {
     pub(crate) router: Router<BoxedHandler>,
-    /// The first invalid or conflicting route; reported when the server starts.
-    pub(crate) error: Option<RouteError>,
+    /// The first invalid route or unusable mount; reported when the server
+    /// starts, and the server does not start.
+    pub(crate) error: Option<Error>,
 }
 
 impl Default for App {
@@ -33,14 +38,41 @@ impl App {
     pub fn route(mut self, pattern: &str, methods: MethodRouter) -> App {
         for (method, handler) in methods.handlers {
             if let Err(e) = self.router.insert(method, pattern, handler) {
-                self.error.get_or_insert(e);
+                self.error.get_or_insert(Error::Route(e));
             }
         }
         self
     }
 
-    /// The first route error, if any.
-    pub fn error(&self) -> Option<&RouteError> {
+    /// Serves the files of `files` under `prefix` (`"/"` for the whole
+    /// site): `App::new().mount("/assets", StaticFiles::new("./public"))`.
+    /// GET and HEAD; other methods get 405 with `Allow: GET, HEAD`.
+    pub fn mount(mut self, prefix: &str, files: StaticFiles) -> App {
+        let prefix = prefix.trim_end_matches('/');
+        let root = files.root().display().to_string();
+        let core = match files.for_core(prefix.len()) {
+            Ok(core) => Rc::new(core),
+            Err(e) => {
+                self.error
+                    .get_or_insert(Error::Io(format!("cannot serve files from {root}"), e));
+                return self;
+            }
+        };
+        let serve = move |req: &Request<'_>| core.serve(req);
+        if prefix.is_empty() {
+            return self.route("/*path", get(serve));
+        }
+        let serve = Rc::new(serve);
+        let (a, b) = (serve.clone(), serve);
+        self.route(prefix, get(move |req: &Request<'_>| a(req)))
+            .route(
+                &format!("{prefix}/*path"),
+                get(move |req: &Request<'_>| b(req)),
+            )
+    }
+
+    /// The first route or mount error, if any.
+    pub fn error(&self) -> Option<&Error> {
         self.error.as_ref()
     }
 }

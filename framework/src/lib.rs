@@ -65,6 +65,7 @@ pub mod config;
 pub mod conn;
 pub mod driver;
 mod error;
+pub mod fs;
 pub mod handler;
 pub mod http;
 pub mod net;

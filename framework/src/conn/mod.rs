@@ -14,8 +14,10 @@
 //! go back to the worker's [`BufPool`] as soon as they are empty. That is what
 //! keeps 10,000 idle connections near 200 bytes each.
 
+mod outgoing;
 mod pool;
 
+pub use outgoing::{Outgoing, Pipe, PIPE_CHUNK};
 pub use pool::BufPool;
 
 use crate::http::body::ChunkedDecoder;
@@ -55,7 +57,7 @@ pub struct Conn {
     pub recv_armed: bool,
     /// Reading was paused for backpressure (recv cancelled on purpose).
     pub read_paused: bool,
-    /// A send of `sending` is in flight.
+    /// An output op (send of `sending`, send of a part, splice) is in flight.
     pub send_active: bool,
     /// Queued in the worker's flush list for this loop turn.
     pub dirty: bool,
@@ -85,6 +87,8 @@ pub struct Conn {
     pub send_off: usize,
     /// State of a chunked request body in progress.
     pub chunked: Option<Box<ChunkedProgress>>,
+    /// Body parts sent outside the write buffer (large bodies, files).
+    pub outgoing: Option<Box<Outgoing>>,
 }
 
 impl Conn {
@@ -111,12 +115,17 @@ impl Conn {
             sending: Vec::new(),
             send_off: 0,
             chunked: None,
+            outgoing: None,
         }
     }
 
     /// Nothing received and unanswered, nothing waiting to be sent.
     pub fn is_idle(&self) -> bool {
-        self.inbuf.is_empty() && self.out.is_empty() && !self.send_active && self.chunked.is_none()
+        self.inbuf.is_empty()
+            && self.out.is_empty()
+            && !self.send_active
+            && self.chunked.is_none()
+            && self.outgoing.is_none()
     }
 
     /// Gives every buffer back to the pool (connection closing or idle).

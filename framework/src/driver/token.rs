@@ -23,6 +23,12 @@ pub enum Op {
     Cancel = 6,
     /// Read of the worker's eventfd: the shutdown notice.
     Wake = 7,
+    /// A send straight from a body part's memory (no copy into `out`).
+    SendPart = 8,
+    /// splice: file -> the connection's pipe.
+    SpliceIn = 9,
+    /// splice: the connection's pipe -> socket (linked after `SpliceIn`).
+    SpliceOut = 10,
 }
 
 impl Op {
@@ -35,6 +41,9 @@ impl Op {
             5 => Op::Close,
             6 => Op::Cancel,
             7 => Op::Wake,
+            8 => Op::SendPart,
+            9 => Op::SpliceIn,
+            10 => Op::SpliceOut,
             _ => return None,
         })
     }
@@ -106,6 +115,9 @@ mod tests {
             Op::Close,
             Op::Cancel,
             Op::Wake,
+            Op::SendPart,
+            Op::SpliceIn,
+            Op::SpliceOut,
         ] {
             for (slot, generation) in [(0, 0), (u32::MAX, GENERATION_MASK), (17, 99)] {
                 let t = Token::conn(op, slot, generation);

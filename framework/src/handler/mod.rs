@@ -11,7 +11,7 @@ mod request;
 mod response;
 
 pub use request::Request;
-pub use response::{Body, IntoResponse, Response};
+pub use response::{Body, FileRange, IntoResponse, Part, Response};
 
 use http::Method;
 

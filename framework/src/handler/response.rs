@@ -22,17 +22,72 @@ pub enum Body {
     /// Pieces produced one by one; the length is unknown up front, so the
     /// response is sent chunked.
     Stream(Box<dyn Iterator<Item = Bytes>>),
+    /// Pieces of known length sent in order without copying them into the
+    /// write buffer: memory is sent from where it lies, file ranges are
+    /// spliced from the page cache to the socket.
+    Parts(Vec<Part>),
+}
+
+/// One piece of a [`Body::Parts`] body.
+pub enum Part {
+    /// Bytes in memory.
+    Bytes(Bytes),
+    /// A range of an open file.
+    File(FileRange),
+}
+
+impl Part {
+    /// Length in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Part::Bytes(b) => b.len() as u64,
+            Part::File(f) => f.len,
+        }
+    }
+
+    /// Whether the part is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// `len` bytes of an open file from `offset`. If the file turns out shorter
+/// than promised while it is sent, the connection is closed rather than
+/// sending fewer bytes than the Content-Length said.
+#[derive(Clone)]
+pub struct FileRange {
+    /// The open file, shared with whoever cached it.
+    pub fd: std::rc::Rc<std::os::fd::OwnedFd>,
+    /// First byte.
+    pub offset: u64,
+    /// Number of bytes.
+    pub len: u64,
 }
 
 impl Body {
-    /// The bytes of a body whose length is known; `None` for a stream.
+    /// The bytes of a body held in one piece of memory; `None` for a stream
+    /// or parts.
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match self {
             Body::Empty => Some(&[]),
             Body::Static(b) => Some(b),
             Body::Bytes(b) => Some(b),
             Body::Vec(v) => Some(v),
+            Body::Stream(_) | Body::Parts(_) => None,
+        }
+    }
+
+    /// Whether the body is known to be empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
+
+    /// The length, when known up front (everything but a stream).
+    pub fn len(&self) -> Option<u64> {
+        match self {
             Body::Stream(_) => None,
+            Body::Parts(parts) => Some(parts.iter().map(Part::len).sum()),
+            body => body.as_bytes().map(|b| b.len() as u64),
         }
     }
 }

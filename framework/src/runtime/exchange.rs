@@ -7,15 +7,18 @@
 //! parsed gets its error status, `Connection: close`, and nothing after it
 //! in the input is read.
 
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use bytes::Bytes;
 
 use ::http::header::{HeaderValue, ALLOW};
 use ::http::{Method, StatusCode};
-use tracing::{debug, error};
+use tracing::{debug, error, info};
 
 use crate::app::App;
-use crate::conn::{BufPool, ChunkedProgress, Conn};
-use crate::handler::{Body, Request, Response};
+use crate::conn::{BufPool, ChunkedProgress, Conn, Outgoing};
+use crate::handler::{Body, Part, Request, Response};
 use crate::http::body::{ChunkedDecoder, DecodeStatus};
 use crate::http::date::DateCache;
 use crate::http::encode::{self, BodyLength, ResponseHeadParams};
@@ -47,6 +50,8 @@ pub struct Exchange {
     pub core: usize,
     /// Set while the worker drains: every response says `Connection: close`.
     pub draining: bool,
+    /// One `access` log line per request.
+    pub access_log: bool,
     head: RequestHead,
     params: Params,
     spare_chunked: Option<Box<ChunkedProgress>>,
@@ -63,6 +68,7 @@ impl Exchange {
             pool: BufPool::new(),
             core,
             draining: false,
+            access_log: false,
             head: RequestHead::new(),
             params: Params::new(),
             spare_chunked: None,
@@ -75,7 +81,7 @@ impl Exchange {
         let mut pos = 0;
         let mut served = Served::default();
         while pos < input.len() && !conn.close_after_flush {
-            if conn.out.len() >= OUT_HIGH_WATER {
+            if conn.out.len() >= OUT_HIGH_WATER || conn.outgoing.is_some() {
                 served.backpressure = true;
                 break;
             }
@@ -223,10 +229,21 @@ impl Exchange {
                 }
             }
         };
+        if self.access_log {
+            info!(
+                target: "access",
+                core = self.core,
+                "\"{} {}\" {} {}",
+                head.method,
+                String::from_utf8_lossy(head.target.get(head_bytes)),
+                response.status.as_u16(),
+                response.body.len().map_or_else(|| "-".to_string(), |n| n.to_string()),
+            );
+        }
         let is_head = head.method == Method::HEAD;
         let version = head.version;
         self.pool.ensure(&mut conn.out);
-        write_response(
+        let parts = write_response(
             &mut conn.out,
             response,
             &WriteParams {
@@ -237,11 +254,21 @@ impl Exchange {
                 close,
             },
         );
+        if !parts.is_empty() {
+            conn.outgoing = Some(Box::new(Outgoing {
+                parts,
+                ..Outgoing::default()
+            }));
+        }
         if close {
             conn.close_after_flush = true;
         }
     }
 }
+
+/// Bodies at least this large are sent from their own memory rather than
+/// copied into the write buffer.
+const SEND_IN_PLACE_MIN: usize = 64 * 1024;
 
 /// Per-response facts the encoder needs besides the response itself.
 struct WriteParams<'a> {
@@ -253,8 +280,13 @@ struct WriteParams<'a> {
 }
 
 /// Encodes `response` into `out`: head, then the body unless the method or
-/// status forbids one.
-fn write_response(out: &mut Vec<u8>, mut response: Response, p: &WriteParams<'_>) {
+/// status forbids one. Body parts that should not be copied into `out` are
+/// returned, to be sent after it.
+fn write_response(
+    out: &mut Vec<u8>,
+    mut response: Response,
+    p: &WriteParams<'_>,
+) -> VecDeque<Part> {
     if response.invalid {
         response = plain(StatusCode::INTERNAL_SERVER_ERROR);
     }
@@ -275,7 +307,7 @@ fn write_response(out: &mut Vec<u8>, mut response: Response, p: &WriteParams<'_>
     let length = match (&response.body, bodiless) {
         (_, true) => BodyLength::Omitted,
         (Body::Stream(_), false) => BodyLength::Chunked,
-        (body, false) => BodyLength::Fixed(body.as_bytes().map_or(0, |b| b.len()) as u64),
+        (body, false) => BodyLength::Fixed(body.len().unwrap_or(0)),
     };
     let params = ResponseHeadParams {
         status,
@@ -294,8 +326,9 @@ fn write_response(out: &mut Vec<u8>, mut response: Response, p: &WriteParams<'_>
         .iter()
         .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()));
     encode::write_head(out, &params, content_type.into_iter().chain(extra));
+    let mut later = VecDeque::new();
     if p.is_head || bodiless {
-        return;
+        return later;
     }
     match response.body {
         Body::Stream(stream) => {
@@ -304,8 +337,24 @@ fn write_response(out: &mut Vec<u8>, mut response: Response, p: &WriteParams<'_>
             }
             encode::write_last_chunk(out);
         }
+        Body::Parts(parts) => {
+            for part in parts {
+                match part {
+                    Part::Bytes(b) if later.is_empty() && b.len() < SEND_IN_PLACE_MIN => {
+                        out.extend_from_slice(&b)
+                    }
+                    part if part.is_empty() => {}
+                    part => later.push_back(part),
+                }
+            }
+        }
+        Body::Bytes(b) if b.len() >= SEND_IN_PLACE_MIN => later.push_back(Part::Bytes(b)),
+        Body::Vec(v) if v.len() >= SEND_IN_PLACE_MIN => {
+            later.push_back(Part::Bytes(Bytes::from(v)))
+        }
         body => out.extend_from_slice(body.as_bytes().unwrap_or_default()),
     }
+    later
 }
 
 /// A plain-text response whose body is the status line's text.

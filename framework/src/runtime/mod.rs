@@ -30,12 +30,25 @@ pub type CoreId = usize;
 /// A configured server, not yet running.
 pub struct Server {
     config: Config,
+    access_log: bool,
 }
 
 impl Server {
     /// A server with `config`.
     pub fn new(config: Config) -> Server {
-        Server { config }
+        Server {
+            config,
+            access_log: false,
+        }
+    }
+
+    /// Logs one line per request on the tracing target `access` (method,
+    /// target, status, body length). Off unless asked for: it costs a
+    /// formatted log line per request. percore-server turns it on from
+    /// `log.access_log`.
+    pub fn access_log(mut self, on: bool) -> Server {
+        self.access_log = on;
+        self
     }
 
     /// Reads `--listen`, `--workers`, `--config`, `--sqpoll` from the command
@@ -88,6 +101,7 @@ impl Server {
     where
         F: Fn(CoreId) -> App + Send + Sync + 'static,
     {
+        let access_log = self.access_log;
         let mut config = self.config;
         // The kernel refuses a direct descriptor table larger than
         // RLIMIT_NOFILE, so raise the soft limit as far as allowed and size
@@ -137,7 +151,7 @@ impl Server {
             let ready = ready_tx.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("percore-w{index}"))
-                .spawn(move || run_worker(setup, cpu, &*factory, ready))
+                .spawn(move || run_worker(setup, cpu, access_log, &*factory, ready))
                 .map_err(|e| Error::Io("spawn worker thread".into(), e))?;
             threads.push(thread);
         }
@@ -223,6 +237,7 @@ impl RunningServer {
 fn run_worker(
     setup: WorkerSetup,
     cpu: Option<usize>,
+    access_log: bool,
     factory: &(dyn Fn(CoreId) -> App + Send + Sync),
     ready: mpsc::Sender<Result<String>>,
 ) -> Result<()> {
@@ -231,9 +246,9 @@ fn run_worker(
         pin_to(cpu);
     }
     let started = (|| {
-        let app = factory(index);
-        if let Some(e) = app.error.clone() {
-            return Err(Error::Route(e));
+        let mut app = factory(index);
+        if let Some(e) = app.error.take() {
+            return Err(e);
         }
         let cfg = &setup.config;
         let limits = Limits {
@@ -242,7 +257,8 @@ fn run_worker(
             max_headers: cfg.limits.max_headers,
             max_body: cfg.limits.max_body,
         };
-        let ex = Exchange::new(app, limits, &cfg.server.server_header, index);
+        let mut ex = Exchange::new(app, limits, &cfg.server.server_header, index);
+        ex.access_log = access_log;
         Worker::new(setup, ex)
     })();
     match started {

@@ -20,6 +20,8 @@ use crate::error::{Error, Result};
 use crate::http::encode;
 use crate::runtime::exchange::{Exchange, OUT_HIGH_WATER};
 
+mod output;
+
 /// The provided buffer group every recv of this core draws from.
 const BUF_GROUP: u16 = 0;
 /// If the drain has not finished this long after its deadline, stop anyway.
@@ -48,6 +50,8 @@ pub struct Worker {
     wake: OwnedFd,
     /// The eventfd read lands here: owned by the kernel while the read is armed.
     wake_buf: Box<u64>,
+    /// Pipes for splicing files, reused.
+    pipes: Vec<crate::conn::Pipe>,
     next_generation: u32,
     dirty: Vec<u32>,
     rearm: Vec<u32>,
@@ -88,6 +92,7 @@ impl Worker {
             accept_starved: false,
             wake: setup.wake,
             wake_buf: Box::new(0),
+            pipes: Vec::new(),
             next_generation: 1,
             dirty: Vec::new(),
             rearm: Vec::new(),
@@ -238,6 +243,8 @@ impl Worker {
             std::mem::swap(&mut conn.out, &mut conn.sending);
             conn.send_off = 0;
             self.submit_send(slot);
+        } else if conn.outgoing.is_some() {
+            self.start_part(slot);
         } else if conn.close_after_flush {
             self.finish_close(slot);
         }
@@ -274,7 +281,7 @@ impl Worker {
             Op::Accept => self.on_accept(c),
             Op::Wake => self.on_wake(c),
             Op::Cancel => {}
-            Op::Recv | Op::Send | Op::Shutdown | Op::Close => {
+            _ => {
                 let live = self
                     .conns
                     .get(token.slot as usize)
@@ -289,6 +296,9 @@ impl Worker {
                 match token.op {
                     Op::Recv => self.on_recv(token.slot, c),
                     Op::Send => self.on_send(token.slot, c),
+                    Op::SendPart => self.on_send_part(token.slot, c),
+                    Op::SpliceIn => self.on_splice_in(token.slot, c),
+                    Op::SpliceOut => self.on_splice_out(token.slot, c),
                     Op::Shutdown => {
                         self.conns[token.slot as usize].inflight -= 1;
                         self.op_done(token.slot);
@@ -410,8 +420,6 @@ impl Worker {
     }
 
     fn on_send(&mut self, slot: u32, c: Completion) {
-        let now = self.now;
-        let keepalive = self.config.timeouts.keepalive_secs as u32;
         let conn = &mut self.conns[slot as usize];
         conn.send_active = false;
         conn.inflight -= 1;
@@ -434,6 +442,19 @@ impl Worker {
         conn.send_off = 0;
         if conn.closing {
             self.op_done(slot);
+            return;
+        }
+        self.output_progress(slot);
+    }
+
+    /// An output op finished and nothing of it is left to resend: start the
+    /// next thing to send, or serve requests held back, or go idle.
+    fn output_progress(&mut self, slot: u32) {
+        let now = self.now;
+        let keepalive = self.config.timeouts.keepalive_secs as u32;
+        let conn = &mut self.conns[slot as usize];
+        if conn.outgoing.is_some() {
+            self.mark_dirty(slot);
             return;
         }
         // Requests held back by backpressure are served now.
@@ -463,6 +484,7 @@ impl Worker {
     fn on_close(&mut self, slot: u32) {
         let mut conn = self.conns.remove(slot as usize);
         self.ex.drop_chunked(&mut conn);
+        self.recycle_pipe(conn.outgoing.take());
         conn.inbuf.clear();
         conn.out.clear();
         conn.sending.clear();
@@ -523,7 +545,9 @@ impl Worker {
             self.cancel(Token::conn(Op::Recv, slot, generation));
         }
         if send {
-            self.cancel(Token::conn(Op::Send, slot, generation));
+            for op in [Op::Send, Op::SendPart, Op::SpliceIn, Op::SpliceOut] {
+                self.cancel(Token::conn(op, slot, generation));
+            }
         }
         self.op_done(slot);
     }

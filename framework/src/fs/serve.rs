@@ -1,0 +1,381 @@
+//! [`StaticFiles`]: the steps of the module doc, in order, as one handler.
+//! Mount it with [`crate::App::mount`]; each core gets its own open-file cache.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Method, StatusCode};
+
+use super::cache::{CachedFile, FileCache, Lookup};
+use super::conditional::{self, Conditions, Precondition};
+use super::encoding::{self, Available, Encoding};
+use super::range::{self, RangeDecision};
+use super::{listing, mime, path};
+use crate::config::FilesSection;
+use crate::handler::{Body, FileRange, Part, Request, Response};
+
+/// How many ranges one request may ask for before it gets the whole file.
+pub const MAX_RANGES: usize = 16;
+/// How long a cached open file is trusted before it is checked again
+/// (nginx's open_file_cache_valid is 60 s; a second keeps edits visible).
+pub const CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// A directory served as static files.
+#[derive(Clone, Debug)]
+pub struct StaticFiles {
+    root: PathBuf,
+    index: String,
+    listing: bool,
+    dotfiles: bool,
+    cache_control: String,
+    precompressed: bool,
+}
+
+impl StaticFiles {
+    /// Serves `root` with the defaults: `index.html`, no listing, dotfiles
+    /// hidden, precompressed siblings used, `Cache-Control` from the config
+    /// default.
+    pub fn new(root: impl Into<PathBuf>) -> StaticFiles {
+        let files = FilesSection::default();
+        StaticFiles {
+            root: root.into(),
+            ..StaticFiles::from_config(&files)
+        }
+    }
+
+    /// The `[files]` section of the configuration.
+    pub fn from_config(files: &FilesSection) -> StaticFiles {
+        StaticFiles {
+            root: files.root.clone(),
+            index: files.index.clone(),
+            listing: files.listing,
+            dotfiles: files.dotfiles,
+            cache_control: files.cache_control.clone(),
+            precompressed: true,
+        }
+    }
+
+    /// The file served for a directory URL (empty: none).
+    pub fn index(mut self, name: &str) -> Self {
+        self.index = name.to_string();
+        self
+    }
+
+    /// Whether a directory without an index gets an HTML listing.
+    pub fn listing(mut self, on: bool) -> Self {
+        self.listing = on;
+        self
+    }
+
+    /// Whether names starting with `.` are served.
+    pub fn dotfiles(mut self, on: bool) -> Self {
+        self.dotfiles = on;
+        self
+    }
+
+    /// The `Cache-Control` value (empty: none).
+    pub fn cache_control(mut self, value: &str) -> Self {
+        self.cache_control = value.to_string();
+        self
+    }
+
+    /// Whether `.br`, `.zst`, `.gz` siblings are offered.
+    pub fn precompressed(mut self, on: bool) -> Self {
+        self.precompressed = on;
+        self
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+
+    /// Builds this core's handler state; fails if the root can't be opened.
+    pub(crate) fn for_core(self, prefix_len: usize) -> std::io::Result<CoreFiles> {
+        let cache = FileCache::new(&self.root, CACHE_TTL)?;
+        let cache_control = match self.cache_control.as_str() {
+            "" => None,
+            v => HeaderValue::from_str(v).ok(),
+        };
+        Ok(CoreFiles {
+            opts: self,
+            cache: RefCell::new(cache),
+            cache_control,
+            prefix_len,
+        })
+    }
+}
+
+/// One core's static file handler: options and open-file cache.
+pub(crate) struct CoreFiles {
+    opts: StaticFiles,
+    cache: RefCell<FileCache>,
+    cache_control: Option<HeaderValue>,
+    prefix_len: usize,
+}
+
+/// The representation chosen to answer: a file, perhaps a compressed sibling.
+struct Chosen {
+    file: Rc<CachedFile>,
+    encoding: Option<Encoding>,
+    vary: bool,
+}
+
+impl CoreFiles {
+    /// Runs the pipeline for one request (GET or HEAD: the router answers 405
+    /// for other methods).
+    pub(crate) fn serve(&self, req: &Request<'_>) -> Response {
+        // 2. and 3. Path, dotfiles.
+        let raw = req.path().as_bytes();
+        let rest = &raw[self.prefix_len.min(raw.len())..];
+        let rest = if rest.is_empty() { &b"/"[..] } else { rest };
+        let resolved = match path::resolve(rest, self.opts.dotfiles) {
+            Ok(r) => r,
+            Err(e) => return plain(e.status()),
+        };
+        // 4. Open (cached).
+        let mut cache = self.cache.borrow_mut();
+        let mut rel = resolved.rel.clone();
+        let file = match cache.lookup(&rel) {
+            Lookup::File(f) if !resolved.trailing_slash || rel.is_empty() => f,
+            Lookup::File(_) => return plain(StatusCode::NOT_FOUND), // "/file.txt/"
+            Lookup::NotFound => return plain(StatusCode::NOT_FOUND),
+            Lookup::Forbidden => return plain(StatusCode::FORBIDDEN),
+            // 5. Directories.
+            Lookup::Dir => {
+                if !resolved.trailing_slash {
+                    let prefix = &raw[..self.prefix_len.min(raw.len())];
+                    let mut location = String::from_utf8_lossy(prefix).into_owned();
+                    location.push_str(&path::dir_redirect_location(
+                        &resolved,
+                        req.query().map(str::as_bytes),
+                    ));
+                    return plain(StatusCode::MOVED_PERMANENTLY).header(header::LOCATION, location);
+                }
+                let dir_rel = rel.clone();
+                if !self.opts.index.is_empty() {
+                    if !rel.is_empty() {
+                        rel.push(b'/');
+                    }
+                    rel.extend_from_slice(self.opts.index.as_bytes());
+                }
+                match (self.opts.index.is_empty(), cache.lookup(&rel)) {
+                    (false, Lookup::File(f)) => f,
+                    _ if self.opts.listing => return self.listing(&cache, &dir_rel),
+                    _ => return plain(StatusCode::NOT_FOUND),
+                }
+            }
+        };
+        // 6. Precompressed sibling.
+        let chosen = self.choose_sibling(&mut cache, &rel, file, req);
+        drop(cache);
+        let content_type = mime::content_type(&rel);
+        self.respond(req, chosen, &content_type)
+    }
+
+    fn choose_sibling(
+        &self,
+        cache: &mut FileCache,
+        rel: &[u8],
+        file: Rc<CachedFile>,
+        req: &Request<'_>,
+    ) -> Chosen {
+        let mut chosen = Chosen {
+            file,
+            encoding: None,
+            vary: false,
+        };
+        if !self.opts.precompressed {
+            return chosen;
+        }
+        let mut available = Available::default();
+        let mut siblings: [Option<Rc<CachedFile>>; 3] = [None, None, None];
+        let mut name = rel.to_vec();
+        for (i, enc) in Encoding::ALL.into_iter().enumerate() {
+            name.truncate(rel.len());
+            name.push(b'.');
+            name.extend_from_slice(enc.extension().as_bytes());
+            if let Lookup::File(f) = cache.lookup(&name) {
+                available.set(enc);
+                siblings[i] = Some(f);
+            }
+        }
+        chosen.vary = available.any();
+        if let Some(enc) = encoding::choose_encoding(req.header_bytes("accept-encoding"), available)
+        {
+            let i = Encoding::ALL
+                .iter()
+                .position(|e| *e == enc)
+                .expect("one of ALL");
+            if let Some(f) = siblings[i].take() {
+                chosen.file = f;
+                chosen.encoding = Some(enc);
+            }
+        }
+        chosen
+    }
+
+    fn respond(&self, req: &Request<'_>, chosen: Chosen, content_type: &str) -> Response {
+        let file = &chosen.file;
+        let etag = file.etag.to_str().unwrap_or("");
+        // 7. Conditionals.
+        let cond = Conditions {
+            if_match: req.header_bytes("if-match"),
+            if_none_match: req.header_bytes("if-none-match"),
+            if_modified_since: req.header_bytes("if-modified-since"),
+            if_unmodified_since: req.header_bytes("if-unmodified-since"),
+        };
+        match conditional::evaluate(&cond, req.method(), etag, file.mtime_secs) {
+            Precondition::Proceed => {}
+            Precondition::NotModified => {
+                return self.validators(Response::new(StatusCode::NOT_MODIFIED), &chosen);
+            }
+            Precondition::Failed => return plain(StatusCode::PRECONDITION_FAILED),
+        }
+        // 8. Range.
+        let len = file.size;
+        let mut decision = RangeDecision::Full;
+        if req.method() == Method::GET {
+            if let Some(range) = req.header_bytes("range") {
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let allowed = req
+                    .header_bytes("if-range")
+                    .is_none_or(|v| conditional::if_range_allows(v, etag, file.mtime_secs, now));
+                if allowed {
+                    decision = range::parse_range(range, len, MAX_RANGES);
+                }
+            }
+        }
+        // 9. Headers, 10. body.
+        let response = Response::new(StatusCode::OK);
+        let mut response = self.validators(response, &chosen);
+        response
+            .headers
+            .push((header::ACCEPT_RANGES, HeaderValue::from_static("bytes")));
+        match decision {
+            RangeDecision::Full => {
+                with_type(response, content_type).body(Body::Parts(vec![part(file, 0..len)]))
+            }
+            RangeDecision::Unsatisfiable => plain(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::CONTENT_RANGE, range::unsatisfied_content_range(len)),
+            RangeDecision::Partial(ranges) if ranges.len() == 1 => {
+                with_type(response, content_type)
+                    .status(StatusCode::PARTIAL_CONTENT)
+                    .header(header::CONTENT_RANGE, range::content_range(&ranges[0], len))
+                    .body(Body::Parts(vec![part(file, ranges[0].clone())]))
+            }
+            RangeDecision::Partial(ranges) => {
+                let multipart = range::Multipart::new(
+                    range::boundary(file.mtime_secs ^ file.inode ^ len),
+                    content_type,
+                    &ranges,
+                    len,
+                );
+                let mut parts = Vec::with_capacity(ranges.len() * 2 + 1);
+                for (head, r) in multipart.parts.iter() {
+                    parts.push(Part::Bytes(Bytes::copy_from_slice(head)));
+                    parts.push(part(file, r.clone()));
+                }
+                parts.push(Part::Bytes(Bytes::copy_from_slice(&multipart.trailer)));
+                response
+                    .status(StatusCode::PARTIAL_CONTENT)
+                    .content_type(multipart.content_type())
+                    .body(Body::Parts(parts))
+            }
+        }
+    }
+
+    /// ETag, Last-Modified, Cache-Control, Vary, Content-Encoding: what a 200,
+    /// 206 and 304 all carry.
+    fn validators(&self, mut response: Response, chosen: &Chosen) -> Response {
+        response.headers.reserve(7);
+        response
+            .headers
+            .push((header::ETAG, chosen.file.etag.clone()));
+        response
+            .headers
+            .push((header::LAST_MODIFIED, chosen.file.last_modified.clone()));
+        if let Some(cc) = &self.cache_control {
+            response.headers.push((header::CACHE_CONTROL, cc.clone()));
+        }
+        if chosen.vary {
+            response
+                .headers
+                .push((header::VARY, HeaderValue::from_static("accept-encoding")));
+        }
+        if let Some(enc) = chosen.encoding {
+            response.headers.push((
+                header::CONTENT_ENCODING,
+                HeaderValue::from_static(enc.token()),
+            ));
+        }
+        response
+    }
+
+    fn listing(&self, cache: &FileCache, dir_rel: &[u8]) -> Response {
+        let Ok(fd) = cache.open_beneath(dir_rel) else {
+            return plain(StatusCode::NOT_FOUND);
+        };
+        use std::os::fd::AsRawFd;
+        // Read the directory through the descriptor opened beneath the root.
+        let Ok(dir) = std::fs::read_dir(format!("/proc/self/fd/{}", fd.as_raw_fd())) else {
+            return plain(StatusCode::FORBIDDEN);
+        };
+        use std::os::unix::ffi::OsStrExt;
+        let mut entries: Vec<(Vec<u8>, bool)> = dir
+            .filter_map(|e| e.ok())
+            .map(|e| {
+                (
+                    e.file_name().as_bytes().to_vec(),
+                    e.file_type().is_ok_and(|t| t.is_dir()),
+                )
+            })
+            .filter(|(name, _)| self.opts.dotfiles || !name.starts_with(b"."))
+            .collect();
+        let html = listing::render_listing(dir_rel, &mut entries);
+        Response::ok()
+            .content_type_static("text/html; charset=utf-8")
+            .body(html)
+    }
+}
+
+fn with_type(response: Response, content_type: &str) -> Response {
+    match content_type {
+        "" => response,
+        ct => response.content_type(ct),
+    }
+}
+
+/// The bytes `r` of `file`: from memory when cached, else from the descriptor.
+fn part(file: &CachedFile, r: std::ops::Range<u64>) -> Part {
+    match &file.content {
+        Some(bytes) => Part::Bytes(bytes.slice(r.start as usize..r.end as usize)),
+        None => Part::File(FileRange {
+            fd: file.fd.clone(),
+            offset: r.start,
+            len: r.end - r.start,
+        }),
+    }
+}
+
+fn plain(status: StatusCode) -> Response {
+    let text = match status {
+        StatusCode::NOT_FOUND => "404 Not Found\n",
+        StatusCode::FORBIDDEN => "403 Forbidden\n",
+        StatusCode::BAD_REQUEST => "400 Bad Request\n",
+        StatusCode::URI_TOO_LONG => "414 URI Too Long\n",
+        StatusCode::PRECONDITION_FAILED => "412 Precondition Failed\n",
+        StatusCode::RANGE_NOT_SATISFIABLE => "416 Range Not Satisfiable\n",
+        StatusCode::MOVED_PERMANENTLY => "301 Moved Permanently\n",
+        _ => "",
+    };
+    Response::new(status)
+        .content_type_static("text/plain; charset=utf-8")
+        .body(text)
+}
