@@ -165,7 +165,12 @@ impl Target {
                 cmd.arg(path)
                     .args(["--listen", &listen, "--workers", &workers.to_string()]);
                 if *root_flag {
-                    cmd.arg("--root").arg(work);
+                    // Like the nginx and h2o templates: no access log, so
+                    // every server is measured doing the same work.
+                    let conf = work.join("percore-server.toml");
+                    fs::write(&conf, "[log]\naccess_log = false\n")
+                        .map_err(|e| format!("{}: {e}", conf.display()))?;
+                    cmd.arg("--root").arg(work).arg("--config").arg(&conf);
                 }
             }
             Launch::Nginx { template } => {

@@ -20,9 +20,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http::HeaderValue;
 
-/// Files up to this size are kept in memory and sent from there, in the same
-/// send as the headers.
-pub const SMALL_FILE_MAX: u64 = 256 * 1024;
+use super::encoding::Encoding;
+
+/// Files up to this size are kept in memory and sent from there (in the same
+/// send as the headers below 64 KiB, in place above). Measured on a 1 MiB
+/// file, 16 connections: from memory 5.0-6.0k req/s at 120-147 us of server
+/// CPU per request; spliced from the page cache 2.7k req/s at 99 us (each
+/// splice runs in an io-wq thread: cheaper, but slower per connection).
+/// Larger files are spliced.
+pub const SMALL_FILE_MAX: u64 = 2 << 20;
 /// Entries kept per core before the cache is cleared of stale ones.
 pub const MAX_ENTRIES: usize = 4096;
 /// Memory for cached file contents per core.
@@ -58,6 +64,13 @@ pub struct CachedFile {
     pub inode: u64,
     /// The whole content, for small files.
     pub content: Option<Bytes>,
+    /// `Content-Type` by this file's name (for a compressed sibling: by the
+    /// original's name, which is the type of what it decodes to).
+    pub content_type: HeaderValue,
+    /// Precompressed siblings (`.br`, `.zst`, `.gz`, in [`Encoding::ALL`]
+    /// order), looked up when this file was opened, so choosing one costs
+    /// no lookup per request.
+    pub siblings: [Option<Rc<CachedFile>>; 3],
 }
 
 impl CachedFile {
@@ -82,6 +95,8 @@ struct Slot {
 /// A core's cache over one root directory.
 pub struct FileCache {
     root: OwnedFd,
+    /// Whether siblings are looked up when a file is opened.
+    precompressed: bool,
     ttl: Duration,
     slots: HashMap<Vec<u8>, Slot>,
     content_bytes: usize,
@@ -89,7 +104,7 @@ pub struct FileCache {
 
 impl FileCache {
     /// Opens `root` (a directory) for lookups beneath it.
-    pub fn new(root: &Path, ttl: Duration) -> io::Result<FileCache> {
+    pub fn new(root: &Path, ttl: Duration, precompressed: bool) -> io::Result<FileCache> {
         let c = CString::new(root.as_os_str().as_bytes())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "root path contains NUL"))?;
         // SAFETY: plain syscall with a valid NUL-terminated path; we own the
@@ -106,6 +121,7 @@ impl FileCache {
         Ok(FileCache {
             // SAFETY: `fd` is a fresh descriptor nobody else owns.
             root: unsafe { OwnedFd::from_raw_fd(fd) },
+            precompressed,
             ttl,
             slots: HashMap::new(),
             content_bytes: 0,
@@ -205,6 +221,34 @@ impl FileCache {
     }
 
     fn open(&mut self, rel: &[u8]) -> Entry {
+        let entry = self.open_one(rel, rel);
+        let Entry::File(file) = entry else {
+            return entry;
+        };
+        if !self.precompressed {
+            return Entry::File(file);
+        }
+        let mut siblings: [Option<Rc<CachedFile>>; 3] = [None, None, None];
+        let mut name = rel.to_vec();
+        for (slot, enc) in siblings.iter_mut().zip(Encoding::ALL) {
+            name.truncate(rel.len());
+            name.push(b'.');
+            name.extend_from_slice(enc.extension().as_bytes());
+            if let Entry::File(sibling) = self.open_one(&name, rel) {
+                *slot = Some(sibling);
+            }
+        }
+        match Rc::try_unwrap(file) {
+            Ok(mut file) => {
+                file.siblings = siblings;
+                Entry::File(Rc::new(file))
+            }
+            Err(file) => Entry::File(file),
+        }
+    }
+
+    /// Opens `rel`; `type_name` is the name its Content-Type comes from.
+    fn open_one(&mut self, rel: &[u8], type_name: &[u8]) -> Entry {
         let fd = match self.open_beneath(rel) {
             Ok(fd) => fd,
             Err(e) => {
@@ -240,6 +284,11 @@ impl FileCache {
         let mtime_nanos = meta.mtime_nsec().clamp(0, 999_999_999) as u32;
         let etag = super::conditional::etag(mtime_secs as i64, mtime_nanos, size, meta.ino());
         let last_modified = super::conditional::http_date(mtime_secs);
+        let content_type = match super::mime::content_type(type_name) {
+            std::borrow::Cow::Borrowed(t) => HeaderValue::from_static(t),
+            std::borrow::Cow::Owned(t) => HeaderValue::from_str(&t)
+                .unwrap_or(HeaderValue::from_static(super::mime::OCTET_STREAM)),
+        };
         Entry::File(Rc::new(CachedFile {
             size,
             mtime_secs,
@@ -249,6 +298,8 @@ impl FileCache {
             last_modified: HeaderValue::from_str(&last_modified)
                 .unwrap_or(HeaderValue::from_static("")),
             content,
+            content_type,
+            siblings: [None, None, None],
             fd: Rc::new(OwnedFd::from(file)),
         }))
     }

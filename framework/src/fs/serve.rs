@@ -96,7 +96,7 @@ impl StaticFiles {
 
     /// Builds this core's handler state; fails if the root can't be opened.
     pub(crate) fn for_core(self, prefix_len: usize) -> std::io::Result<CoreFiles> {
-        let cache = FileCache::new(&self.root, CACHE_TTL)?;
+        let cache = FileCache::new(&self.root, CACHE_TTL, self.precompressed)?;
         let cache_control = match self.cache_control.as_str() {
             "" => None,
             v => HeaderValue::from_str(v).ok(),
@@ -123,6 +123,8 @@ struct Chosen {
     file: Rc<CachedFile>,
     encoding: Option<Encoding>,
     vary: bool,
+    /// The original's type, also for a compressed sibling.
+    content_type: HeaderValue,
 }
 
 impl CoreFiles {
@@ -133,25 +135,33 @@ impl CoreFiles {
         let raw = req.path().as_bytes();
         let rest = &raw[self.prefix_len.min(raw.len())..];
         let rest = if rest.is_empty() { &b"/"[..] } else { rest };
-        let resolved = match path::resolve(rest, self.opts.dotfiles) {
-            Ok(r) => r,
-            Err(e) => return plain(e.status()),
+        let mut resolved = match fast_resolve(rest) {
+            Some(r) => r,
+            None => match path::resolve(rest, self.opts.dotfiles) {
+                Ok(r) => r,
+                Err(e) => return plain(e.status()),
+            },
         };
         // 4. Open (cached).
         let mut cache = self.cache.borrow_mut();
-        let mut rel = resolved.rel.clone();
+        let mut rel = std::mem::take(&mut resolved.rel);
+        let trailing_slash = resolved.trailing_slash;
         let file = match cache.lookup(&rel) {
-            Lookup::File(f) if !resolved.trailing_slash || rel.is_empty() => f,
+            Lookup::File(f) if !trailing_slash || rel.is_empty() => f,
             Lookup::File(_) => return plain(StatusCode::NOT_FOUND), // "/file.txt/"
             Lookup::NotFound => return plain(StatusCode::NOT_FOUND),
             Lookup::Forbidden => return plain(StatusCode::FORBIDDEN),
             // 5. Directories.
             Lookup::Dir => {
-                if !resolved.trailing_slash {
+                if !trailing_slash {
                     let prefix = &raw[..self.prefix_len.min(raw.len())];
                     let mut location = String::from_utf8_lossy(prefix).into_owned();
+                    let dir = path::ResolvedPath {
+                        rel: rel.clone(),
+                        trailing_slash: false,
+                    };
                     location.push_str(&path::dir_redirect_location(
-                        &resolved,
+                        &dir,
                         req.query().map(str::as_bytes),
                     ));
                     return plain(StatusCode::MOVED_PERMANENTLY).header(header::LOCATION, location);
@@ -170,56 +180,14 @@ impl CoreFiles {
                 }
             }
         };
-        // 6. Precompressed sibling.
-        let chosen = self.choose_sibling(&mut cache, &rel, file, req);
         drop(cache);
-        let content_type = mime::content_type(&rel);
-        self.respond(req, chosen, &content_type)
+        // 6. Precompressed sibling.
+        let chosen = choose_sibling(file, req);
+        self.respond(req, chosen)
     }
 
-    fn choose_sibling(
-        &self,
-        cache: &mut FileCache,
-        rel: &[u8],
-        file: Rc<CachedFile>,
-        req: &Request<'_>,
-    ) -> Chosen {
-        let mut chosen = Chosen {
-            file,
-            encoding: None,
-            vary: false,
-        };
-        if !self.opts.precompressed {
-            return chosen;
-        }
-        let mut available = Available::default();
-        let mut siblings: [Option<Rc<CachedFile>>; 3] = [None, None, None];
-        let mut name = rel.to_vec();
-        for (i, enc) in Encoding::ALL.into_iter().enumerate() {
-            name.truncate(rel.len());
-            name.push(b'.');
-            name.extend_from_slice(enc.extension().as_bytes());
-            if let Lookup::File(f) = cache.lookup(&name) {
-                available.set(enc);
-                siblings[i] = Some(f);
-            }
-        }
-        chosen.vary = available.any();
-        if let Some(enc) = encoding::choose_encoding(req.header_bytes("accept-encoding"), available)
-        {
-            let i = Encoding::ALL
-                .iter()
-                .position(|e| *e == enc)
-                .expect("one of ALL");
-            if let Some(f) = siblings[i].take() {
-                chosen.file = f;
-                chosen.encoding = Some(enc);
-            }
-        }
-        chosen
-    }
-
-    fn respond(&self, req: &Request<'_>, chosen: Chosen, content_type: &str) -> Response {
+    fn respond(&self, req: &Request<'_>, chosen: Chosen) -> Response {
+        let content_type = chosen.content_type.clone();
         let file = &chosen.file;
         let etag = file.etag.to_str().unwrap_or("");
         // 7. Conditionals.
@@ -259,9 +227,7 @@ impl CoreFiles {
             .headers
             .push((header::ACCEPT_RANGES, HeaderValue::from_static("bytes")));
         match decision {
-            RangeDecision::Full => {
-                with_type(response, content_type).body(Body::Parts(vec![part(file, 0..len)]))
-            }
+            RangeDecision::Full => with_type(response, content_type).body(whole(file)),
             RangeDecision::Unsatisfiable => plain(StatusCode::RANGE_NOT_SATISFIABLE)
                 .header(header::CONTENT_RANGE, range::unsatisfied_content_range(len)),
             RangeDecision::Partial(ranges) if ranges.len() == 1 => {
@@ -273,7 +239,7 @@ impl CoreFiles {
             RangeDecision::Partial(ranges) => {
                 let multipart = range::Multipart::new(
                     range::boundary(file.mtime_secs ^ file.inode ^ len),
-                    content_type,
+                    content_type.to_str().unwrap_or(mime::OCTET_STREAM),
                     &ranges,
                     len,
                 );
@@ -345,11 +311,78 @@ impl CoreFiles {
     }
 }
 
-fn with_type(response: Response, content_type: &str) -> Response {
-    match content_type {
-        "" => response,
-        ct => response.content_type(ct),
+fn with_type(mut response: Response, content_type: HeaderValue) -> Response {
+    response.content_type = Some(content_type);
+    response
+}
+
+/// The whole file: its cached bytes (no allocation), or its descriptor.
+fn whole(file: &CachedFile) -> Body {
+    match &file.content {
+        Some(bytes) => Body::Bytes(bytes.clone()),
+        None => Body::Parts(vec![part(file, 0..file.size)]),
     }
+}
+
+/// Step 6: the sibling `Accept-Encoding` prefers, if any exists.
+fn choose_sibling(file: Rc<CachedFile>, req: &Request<'_>) -> Chosen {
+    let mut available = Available::default();
+    for (sibling, enc) in file.siblings.iter().zip(Encoding::ALL) {
+        if sibling.is_some() {
+            available.set(enc);
+        }
+    }
+    let content_type = file.content_type.clone();
+    let vary = available.any();
+    if vary {
+        if let Some(enc) = encoding::choose_encoding(req.header_bytes("accept-encoding"), available)
+        {
+            let i = Encoding::ALL
+                .iter()
+                .position(|e| *e == enc)
+                .expect("one of ALL");
+            if let Some(sibling) = &file.siblings[i] {
+                return Chosen {
+                    file: sibling.clone(),
+                    encoding: Some(enc),
+                    vary,
+                    content_type,
+                };
+            }
+        }
+    }
+    Chosen {
+        file,
+        encoding: None,
+        vary,
+        content_type,
+    }
+}
+
+/// The common case without decoding: a path of plain name bytes (letters,
+/// digits, `-_.~/`) with no empty or dot-leading segment resolves to itself;
+/// anything else goes through [`path::resolve`].
+fn fast_resolve(raw: &[u8]) -> Option<path::ResolvedPath> {
+    let rest = raw.strip_prefix(b"/")?;
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/');
+    if rest.len() > 1024 || !rest.iter().all(plain) {
+        return None;
+    }
+    let (rel, trailing_slash) = match rest.strip_suffix(b"/") {
+        Some(r) => (r, true),
+        None => (rest, rest.is_empty()),
+    };
+    if !rel.is_empty()
+        && rel
+            .split(|&b| b == b'/')
+            .any(|seg| seg.is_empty() || seg[0] == b'.')
+    {
+        return None;
+    }
+    Some(path::ResolvedPath {
+        rel: rel.to_vec(),
+        trailing_slash,
+    })
 }
 
 /// The bytes `r` of `file`: from memory when cached, else from the descriptor.
