@@ -74,6 +74,18 @@ pub struct CachedFile {
 }
 
 impl CachedFile {
+    /// Bytes of content held in memory for this file and its siblings (what
+    /// it counts against [`MAX_CONTENT_BYTES`]).
+    pub fn cached_bytes(&self) -> usize {
+        let own = self.content.as_ref().map_or(0, |c| c.len());
+        own + self
+            .siblings
+            .iter()
+            .flatten()
+            .map(|s| s.cached_bytes())
+            .sum::<usize>()
+    }
+
     /// Modification time as a `SystemTime`.
     pub fn modified(&self) -> SystemTime {
         UNIX_EPOCH + Duration::new(self.mtime_secs, self.mtime_nanos)
@@ -166,9 +178,7 @@ impl FileCache {
 
     fn forget(&mut self, entry: &Entry) {
         if let Entry::File(f) = entry {
-            if let Some(c) = &f.content {
-                self.content_bytes -= c.len();
-            }
+            self.content_bytes -= f.cached_bytes();
         }
     }
 
@@ -180,7 +190,7 @@ impl FileCache {
             let keep = now.duration_since(slot.checked) < ttl;
             if !keep {
                 if let Entry::File(f) = &slot.entry {
-                    freed += f.content.as_ref().map_or(0, |c| c.len());
+                    freed += f.cached_bytes();
                 }
             }
             keep
@@ -198,7 +208,9 @@ impl FileCache {
         let path = if rel.is_empty() { &b"."[..] } else { rel };
         let c = CString::new(path).map_err(|_| io::Error::from_raw_os_error(libc::ENOENT))?;
         let how = OpenHow {
-            flags: (libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY) as u64,
+            // O_NONBLOCK: opening a FIFO must not wait for a writer (it is
+            // then refused as not a regular file); regular files ignore it.
+            flags: (libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY) as u64,
             mode: 0,
             resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS,
         };
@@ -266,7 +278,7 @@ impl FileCache {
             return Entry::Dir;
         }
         if !meta.is_file() {
-            return Entry::Forbidden; // devices, sockets, fifos are never served
+            return Entry::NotFound; // devices, sockets, fifos are never served
         }
         use std::os::unix::fs::MetadataExt;
         let size = meta.len();

@@ -134,7 +134,17 @@ impl CoreFiles {
         // 2. and 3. Path, dotfiles.
         let raw = req.path().as_bytes();
         let rest = &raw[self.prefix_len.min(raw.len())..];
-        let rest = if rest.is_empty() { &b"/"[..] } else { rest };
+        if rest.is_empty() {
+            // The mount point itself ("/assets"): into the directory, so
+            // relative links in its index resolve below it.
+            let mut location = String::from_utf8_lossy(raw).into_owned();
+            location.push('/');
+            if let Some(q) = req.query() {
+                location.push('?');
+                location.push_str(q);
+            }
+            return plain(StatusCode::MOVED_PERMANENTLY).header(header::LOCATION, location);
+        }
         let mut resolved = match fast_resolve(rest) {
             Some(r) => r,
             None => match path::resolve(rest, self.opts.dotfiles) {
