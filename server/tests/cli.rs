@@ -1,0 +1,349 @@
+//! The `percore-server` binary: configuration errors are one line and exit
+//! 2; a good run logs the chosen port, serves files, writes access-log
+//! lines, and exits 0 on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_percore-server");
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "percore-cli-{}-{name}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn write(&self, name: &str, content: &[u8]) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn server() -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_remove("RUST_LOG").stdin(Stdio::null());
+    cmd
+}
+
+/// Runs the binary to completion (it must not start serving).
+fn run(args: &[&str]) -> Output {
+    let mut child = server()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn percore-server");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("percore-server {args:?} did not exit within 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// The non-empty lines of a process's stderr.
+fn lines(bytes: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn assert_config_error(out: &Output, must_contain: &[&str]) {
+    let stderr = lines(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr:?}");
+    assert_eq!(stderr.len(), 1, "one line expected: {stderr:?}");
+    for needle in must_contain {
+        assert!(
+            stderr[0].contains(needle),
+            "{:?} does not mention {needle:?}",
+            stderr[0]
+        );
+    }
+    assert!(
+        !stderr[0].contains("panicked"),
+        "a panic, not an error: {stderr:?}"
+    );
+}
+
+#[test]
+fn an_unknown_config_key_is_one_line_naming_it_and_exit_2() {
+    let dir = TempDir::new("unknown-key");
+    let config = dir.write("bad.toml", b"[server]\nworkerz = 2\n");
+    let out = run(&["--config", config.to_str().unwrap()]);
+    assert_config_error(&out, &["workerz", "bad.toml"]);
+
+    let config = dir.write("bad-section.toml", b"[servre]\nworkers = 2\n");
+    let out = run(&["--config", config.to_str().unwrap()]);
+    assert_config_error(&out, &["servre"]);
+}
+
+#[test]
+fn a_bad_config_value_is_exit_2() {
+    let dir = TempDir::new("bad-value");
+    let config = dir.write("bad.toml", b"[server]\nworkers = \"x\"\n");
+    let out = run(&["--config", config.to_str().unwrap()]);
+    assert_config_error(&out, &["workers"]);
+
+    let config = dir.write("range.toml", b"[server]\nworkers = 5000\n");
+    let out = run(&["--config", config.to_str().unwrap()]);
+    assert_config_error(&out, &["workers"]);
+
+    let config = dir.write("syntax.toml", b"[server\nworkers = 1\n");
+    let out = run(&["--config", config.to_str().unwrap()]);
+    assert_config_error(&out, &[]);
+
+    let missing = dir.path().join("missing.toml");
+    let out = run(&["--config", missing.to_str().unwrap()]);
+    assert_config_error(&out, &["missing.toml"]);
+}
+
+#[test]
+fn a_missing_root_is_exit_2_with_a_clear_line() {
+    let out = run(&[
+        "--root",
+        "/nonexistent/percore-root",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_config_error(&out, &["/nonexistent/percore-root", "not a directory"]);
+
+    // A file is not a directory either.
+    let dir = TempDir::new("root-file");
+    let file = dir.write("file.txt", b"x");
+    let out = run(&["--root", file.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    assert_config_error(&out, &["file.txt"]);
+}
+
+#[test]
+fn bad_flags_are_exit_2() {
+    let out = run(&["--listen", "not-an-address"]);
+    assert_eq!(out.status.code(), Some(2), "{:?}", lines(&out.stderr));
+    let out = run(&["--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2), "{:?}", lines(&out.stderr));
+    let out = run(&["--workers", "x"]);
+    assert_eq!(out.status.code(), Some(2), "{:?}", lines(&out.stderr));
+}
+
+/// A running server whose stderr lines arrive on a channel; killed on drop.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        let mut child = server()
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn percore-server");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits up to 10 s for a stderr line containing `needle`.
+    fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        if let Some(l) = self.seen.iter().find(|l| l.contains(needle)) {
+            return l.clone();
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no stderr line with {needle:?}; got {:?}", self.seen),
+            }
+        }
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, sig) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+
+    /// Waits up to `secs` for the exit code.
+    fn wait_exit(&mut self, secs: u64) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "percore-server still running {secs} s after the signal; stderr: {:?}",
+                self.seen
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The address from a `... listening on 127.0.0.1:PORT` line.
+fn listening_addr(line: &str) -> SocketAddr {
+    assert!(!line.contains('\u{1b}'), "ANSI escapes in a pipe: {line:?}");
+    let rest = &line[line.find("listening on ").unwrap() + "listening on ".len()..];
+    let addr = rest.split_whitespace().next().unwrap();
+    addr.parse()
+        .unwrap_or_else(|e| panic!("{addr:?} in {line:?}: {e}"))
+}
+
+/// One request on a fresh connection with `Connection: close`; the whole
+/// answer.
+fn fetch(addr: SocketAddr, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn a_good_run_logs_its_port_serves_logs_access_and_exits_0_on_sigterm() {
+    let dir = TempDir::new("serve");
+    dir.write("hello.txt", b"hello from percore-server\n");
+    dir.write("index.html", b"<h1>index</h1>\n");
+    let mut server = Running::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--workers",
+        "2",
+        "--root",
+        dir.path().to_str().unwrap(),
+    ]);
+    let line = server.wait_for("listening on ");
+    let addr = listening_addr(&line);
+    assert_eq!(addr.ip().to_string(), "127.0.0.1");
+    assert_ne!(addr.port(), 0, "{line}");
+
+    let answer = fetch(addr, "/hello.txt");
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(
+        answer.ends_with("\r\n\r\nhello from percore-server\n"),
+        "{answer}"
+    );
+    let answer = fetch(addr, "/");
+    assert!(answer.ends_with("<h1>index</h1>\n"), "{answer}");
+    let answer = fetch(addr, "/missing-file");
+    assert!(answer.starts_with("HTTP/1.1 404 "), "{answer}");
+    let answer = fetch(addr, "/../etc/passwd");
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+
+    let access = server.wait_for("/hello.txt");
+    assert!(access.contains("access"), "not on target access: {access}");
+    assert!(access.contains("GET"), "{access}");
+    assert!(access.contains("200"), "{access}");
+    let access = server.wait_for("/missing-file");
+    assert!(access.contains("404"), "{access}");
+
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit(15), Some(0), "stderr: {:?}", server.seen);
+}
+
+#[test]
+fn sigint_also_exits_0_and_a_config_file_is_used_with_flags_over_it() {
+    let dir = TempDir::new("config");
+    let root = dir.path().join("site");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("a.txt"), b"from the config root").unwrap();
+    let config = dir.write(
+        "percore.toml",
+        format!(
+            "[server]\nlisten = \"127.0.0.1:1\"\nworkers = 1\n\n[files]\nroot = \"{}\"\ncache_control = \"no-store\"\n\n[log]\naccess_log = false\n",
+            root.display()
+        )
+        .as_bytes(),
+    );
+    let mut server = Running::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let addr = listening_addr(&server.wait_for("listening on "));
+    let answer = fetch(addr, "/a.txt");
+    assert!(answer.ends_with("from the config root"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("cache-control: no-store\r\n"),
+        "{answer}"
+    );
+    server.signal(libc::SIGINT);
+    assert_eq!(server.wait_exit(15), Some(0), "stderr: {:?}", server.seen);
+    // access_log = false: no access line.
+    while let Ok(line) = server.lines.recv_timeout(Duration::from_secs(2)) {
+        server.seen.push(line);
+    }
+    assert!(
+        !server.seen.iter().any(|l| l.contains("/a.txt")),
+        "{:?}",
+        server.seen
+    );
+}
