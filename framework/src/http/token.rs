@@ -42,9 +42,7 @@ pub fn is_qdtext(b: u8) -> bool {
     matches!(b, b'\t' | b' ' | 0x21 | 0x23..=0x5B | 0x5D..=0x7E | 0x80..=0xFF)
 }
 
-/// `unreserved / sub-delims` (RFC 3986 2.2, 2.3): reg-name bytes other than `%`.
-#[inline]
-pub fn is_reg_name_byte(b: u8) -> bool {
+const fn reg_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
@@ -65,11 +63,37 @@ pub fn is_reg_name_byte(b: u8) -> bool {
         )
 }
 
+const fn target_byte(b: u8) -> bool {
+    (b >= b'!' && b <= b'~' && b != b'#') || b >= 0x80
+}
+
+/// Builds a byte-class table at compile time.
+macro_rules! byte_table {
+    ($f:ident) => {{
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = $f(i as u8);
+            i += 1;
+        }
+        t
+    }};
+}
+
+static REG_NAME: [bool; 256] = byte_table!(reg_name_byte);
+static TARGET: [bool; 256] = byte_table!(target_byte);
+
+/// `unreserved / sub-delims` (RFC 3986 2.2, 2.3): reg-name bytes other than `%`.
+#[inline]
+pub fn is_reg_name_byte(b: u8) -> bool {
+    REG_NAME[b as usize]
+}
+
 /// A byte allowed in a request-target: visible ASCII except `#` (a fragment is not
 /// part of a request-target), or a high byte (accepted raw, as nginx does).
 #[inline]
 pub fn is_target_byte(b: u8) -> bool {
-    (b'!'..=b'~').contains(&b) && b != b'#' || b >= 0x80
+    TARGET[b as usize]
 }
 
 /// Trim optional whitespace (SP / HTAB) from both ends.
