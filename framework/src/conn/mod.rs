@@ -89,6 +89,11 @@ pub struct Conn {
     pub chunked: Option<Box<ChunkedProgress>>,
     /// Body parts sent outside the write buffer (large bodies, files).
     pub outgoing: Option<Box<Outgoing>>,
+    /// Files being opened through the ring for the request at the front of
+    /// `inbuf`, which runs again when they are in the cache.
+    pub prefetch: Option<Box<crate::fs::prefetch::Prefetch>>,
+    /// A prefetch op is in flight.
+    pub prefetch_active: bool,
 }
 
 impl Conn {
@@ -116,6 +121,8 @@ impl Conn {
             send_off: 0,
             chunked: None,
             outgoing: None,
+            prefetch: None,
+            prefetch_active: false,
         }
     }
 
@@ -126,6 +133,7 @@ impl Conn {
             && !self.send_active
             && self.chunked.is_none()
             && self.outgoing.is_none()
+            && self.prefetch.is_none()
     }
 
     /// Gives every buffer back to the pool (connection closing or idle).

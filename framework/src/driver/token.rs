@@ -29,6 +29,8 @@ pub enum Op {
     SpliceIn = 9,
     /// splice: the connection's pipe -> socket (linked after `SpliceIn`).
     SpliceOut = 10,
+    /// A step of opening a file through the ring (openat2, statx, read).
+    Prefetch = 11,
 }
 
 impl Op {
@@ -44,6 +46,7 @@ impl Op {
             8 => Op::SendPart,
             9 => Op::SpliceIn,
             10 => Op::SpliceOut,
+            11 => Op::Prefetch,
             _ => return None,
         })
     }
@@ -118,6 +121,7 @@ mod tests {
             Op::SendPart,
             Op::SpliceIn,
             Op::SpliceOut,
+            Op::Prefetch,
         ] {
             for (slot, generation) in [(0, 0), (u32::MAX, GENERATION_MASK), (17, 99)] {
                 let t = Token::conn(op, slot, generation);

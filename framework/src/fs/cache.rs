@@ -1,9 +1,12 @@
 //! The per-core open-file cache (like nginx's `open_file_cache`): for each
 //! path asked for, the open descriptor, its metadata, the response headers
 //! that derive from it, and the bytes of small files, revalidated after a
-//! short TTL. A hit costs one hash lookup and no system call; a miss opens
-//! the file with `openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)` beneath
-//! the root, so neither `..` nor a symlink can lead outside it.
+//! short TTL. A hit costs one hash lookup and no system call. A miss is
+//! answered with [`Lookup::Miss`]: the handler asks the event loop to open
+//! the path through the ring ([`super::prefetch`]: `openat2` with
+//! `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS`, so neither `..` nor a symlink
+//! can lead outside the root, then `statx`, then a read of small files), the
+//! results are [`FileCache::install`]ed, and the request runs again.
 //!
 //! Negative results (not found, forbidden) are cached too, so a flood of
 //! requests for missing files costs no system calls either.
@@ -20,6 +23,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http::HeaderValue;
 
+#[allow(unused_imports)]
 use super::encoding::Encoding;
 
 /// Files up to this size are kept in memory and sent from there (in the same
@@ -44,6 +48,8 @@ pub enum Lookup {
     NotFound,
     /// There, but not readable by the server.
     Forbidden,
+    /// Not cached (or stale): open it through the ring, then ask again.
+    Miss,
 }
 
 /// An open regular file and what the responses about it need.
@@ -141,28 +147,53 @@ impl FileCache {
     }
 
     /// Looks `rel` (relative, no leading slash, already resolved and checked
-    /// by [`super::path`]) up, opening it on a miss or after the TTL.
-    pub fn lookup(&mut self, rel: &[u8]) -> Lookup {
+    /// by [`super::path`]) up: [`Lookup::Miss`] when it is not cached or its
+    /// TTL has passed.
+    pub fn lookup(&self, rel: &[u8]) -> Lookup {
+        match self.slots.get(rel) {
+            Some(slot) if slot.checked.elapsed() < self.ttl => match &slot.entry {
+                Entry::File(f) => Lookup::File(f.clone()),
+                Entry::Dir => Lookup::Dir,
+                Entry::NotFound => Lookup::NotFound,
+                Entry::Forbidden => Lookup::Forbidden,
+            },
+            _ => Lookup::Miss,
+        }
+    }
+
+    /// The root directory's descriptor (the dirfd of every open beneath it).
+    pub fn root_fd(&self) -> std::os::fd::RawFd {
+        self.root.as_raw_fd()
+    }
+
+    /// Whether siblings are to be opened with each file.
+    pub fn precompressed(&self) -> bool {
+        self.precompressed
+    }
+
+    /// Whether a file of `size` bytes may be kept in memory.
+    pub fn wants_content(&self, size: u64) -> bool {
+        size <= SMALL_FILE_MAX && self.content_bytes + size as usize <= MAX_CONTENT_BYTES
+    }
+
+    /// Records what opening `rel` (and its siblings, in [`Encoding::ALL`]
+    /// order) found.
+    pub fn install(&mut self, rel: &[u8], opened: Opened, siblings: Vec<Opened>) {
         let now = Instant::now();
-        if let Some(slot) = self.slots.get(rel) {
-            if now.duration_since(slot.checked) < self.ttl {
-                return match &slot.entry {
-                    Entry::File(f) => Lookup::File(f.clone()),
-                    Entry::Dir => Lookup::Dir,
-                    Entry::NotFound => Lookup::NotFound,
-                    Entry::Forbidden => Lookup::Forbidden,
-                };
+        let mut entry = self.entry(opened, rel);
+        if let Entry::File(file) = &mut entry {
+            let file = Rc::get_mut(file).expect("just created");
+            for (slot, sibling) in file.siblings.iter_mut().zip(siblings) {
+                if let Entry::File(s) = self.entry(sibling, rel) {
+                    *slot = Some(s);
+                }
             }
         }
-        let entry = self.open(rel);
-        let result = match &entry {
-            Entry::File(f) => Lookup::File(f.clone()),
-            Entry::Dir => Lookup::Dir,
-            Entry::NotFound => Lookup::NotFound,
-            Entry::Forbidden => Lookup::Forbidden,
-        };
         if self.slots.len() >= MAX_ENTRIES {
             self.evict(now);
+        }
+        if let Entry::File(f) = &entry {
+            self.content_bytes += f.cached_bytes();
         }
         if let Some(old) = self.slots.insert(
             rel.to_vec(),
@@ -173,7 +204,6 @@ impl FileCache {
         ) {
             self.forget(&old.entry);
         }
-        result
     }
 
     fn forget(&mut self, entry: &Entry) {
@@ -232,70 +262,20 @@ impl FileCache {
         Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
     }
 
-    fn open(&mut self, rel: &[u8]) -> Entry {
-        let entry = self.open_one(rel, rel);
-        let Entry::File(file) = entry else {
-            return entry;
+    /// An entry from what the ring found; `type_name` is the name the
+    /// Content-Type comes from (the original's, for a sibling).
+    fn entry(&self, opened: Opened, type_name: &[u8]) -> Entry {
+        let (fd, stat, content) = match opened {
+            Opened::File { fd, stat, content } => (fd, stat, content),
+            Opened::Dir => return Entry::Dir,
+            Opened::NotFound => return Entry::NotFound,
+            Opened::Forbidden => return Entry::Forbidden,
         };
-        if !self.precompressed {
-            return Entry::File(file);
-        }
-        let mut siblings: [Option<Rc<CachedFile>>; 3] = [None, None, None];
-        let mut name = rel.to_vec();
-        for (slot, enc) in siblings.iter_mut().zip(Encoding::ALL) {
-            name.truncate(rel.len());
-            name.push(b'.');
-            name.extend_from_slice(enc.extension().as_bytes());
-            if let Entry::File(sibling) = self.open_one(&name, rel) {
-                *slot = Some(sibling);
-            }
-        }
-        match Rc::try_unwrap(file) {
-            Ok(mut file) => {
-                file.siblings = siblings;
-                Entry::File(Rc::new(file))
-            }
-            Err(file) => Entry::File(file),
-        }
-    }
-
-    /// Opens `rel`; `type_name` is the name its Content-Type comes from.
-    fn open_one(&mut self, rel: &[u8], type_name: &[u8]) -> Entry {
-        let fd = match self.open_beneath(rel) {
-            Ok(fd) => fd,
-            Err(e) => {
-                return match e.raw_os_error() {
-                    Some(libc::EACCES) | Some(libc::EPERM) => Entry::Forbidden,
-                    _ => Entry::NotFound, // ENOENT, ENOTDIR, EXDEV (escapes the root), ELOOP...
-                };
-            }
-        };
-        let file = std::fs::File::from(fd);
-        let Ok(meta) = file.metadata() else {
-            return Entry::NotFound;
-        };
-        if meta.is_dir() {
-            return Entry::Dir;
-        }
-        if !meta.is_file() {
-            return Entry::NotFound; // devices, sockets, fifos are never served
-        }
-        use std::os::unix::fs::MetadataExt;
-        let size = meta.len();
-        let content =
-            if size <= SMALL_FILE_MAX && self.content_bytes + size as usize <= MAX_CONTENT_BYTES {
-                read_all(&file, size).map(Bytes::from)
-            } else {
-                None
-            };
-        if let Some(c) = &content {
-            self.content_bytes += c.len();
-        }
-        let size = content.as_ref().map_or(size, |c| c.len() as u64);
-        let mtime_secs = meta.mtime().max(0) as u64;
-        let mtime_nanos = meta.mtime_nsec().clamp(0, 999_999_999) as u32;
-        let etag = super::conditional::etag(mtime_secs as i64, mtime_nanos, size, meta.ino());
-        let last_modified = super::conditional::http_date(mtime_secs);
+        let content = content.map(Bytes::from);
+        let size = content.as_ref().map_or(stat.size, |c| c.len() as u64);
+        let etag =
+            super::conditional::etag(stat.mtime_secs as i64, stat.mtime_nanos, size, stat.inode);
+        let last_modified = super::conditional::http_date(stat.mtime_secs);
         let content_type = match super::mime::content_type(type_name) {
             std::borrow::Cow::Borrowed(t) => HeaderValue::from_static(t),
             std::borrow::Cow::Owned(t) => HeaderValue::from_str(&t)
@@ -303,18 +283,50 @@ impl FileCache {
         };
         Entry::File(Rc::new(CachedFile {
             size,
-            mtime_secs,
-            mtime_nanos,
-            inode: meta.ino(),
+            mtime_secs: stat.mtime_secs,
+            mtime_nanos: stat.mtime_nanos,
+            inode: stat.inode,
             etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"0\"")),
             last_modified: HeaderValue::from_str(&last_modified)
                 .unwrap_or(HeaderValue::from_static("")),
             content,
             content_type,
             siblings: [None, None, None],
-            fd: Rc::new(OwnedFd::from(file)),
+            fd: Rc::new(fd),
         }))
     }
+}
+
+/// What opening one path found (from the ring ops of [`super::prefetch`]).
+pub enum Opened {
+    /// A regular file: its descriptor, metadata, and bytes if small.
+    File {
+        /// The open descriptor.
+        fd: OwnedFd,
+        /// From statx.
+        stat: FileStat,
+        /// The whole content, when read.
+        content: Option<Vec<u8>>,
+    },
+    /// A directory.
+    Dir,
+    /// Missing, outside the root, or not a regular file or directory.
+    NotFound,
+    /// Not readable.
+    Forbidden,
+}
+
+/// The statx fields the cache keeps.
+#[derive(Clone, Copy, Debug)]
+pub struct FileStat {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, seconds.
+    pub mtime_secs: u64,
+    /// Modification time, nanoseconds part.
+    pub mtime_nanos: u32,
+    /// Inode number.
+    pub inode: u64,
 }
 
 /// `struct open_how` of openat2(2).
@@ -323,19 +335,4 @@ struct OpenHow {
     flags: u64,
     mode: u64,
     resolve: u64,
-}
-
-fn read_all(file: &std::fs::File, size: u64) -> Option<Vec<u8>> {
-    use std::os::unix::fs::FileExt;
-    let mut buf = vec![0u8; size as usize];
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read_at(&mut buf[got..], got as u64) {
-            Ok(0) => break, // truncated meanwhile: cache what is there
-            Ok(n) => got += n,
-            Err(_) => return None,
-        }
-    }
-    buf.truncate(got);
-    Some(buf)
 }

@@ -63,6 +63,7 @@ pub mod encoding;
 pub mod listing;
 pub mod mime;
 pub mod path;
+pub mod prefetch;
 pub mod range;
 mod serve;
 

@@ -13,6 +13,7 @@ use http::{Method, StatusCode};
 use super::cache::{CachedFile, FileCache, Lookup};
 use super::conditional::{self, Conditions, Precondition};
 use super::encoding::{self, Available, Encoding};
+use super::prefetch::Prefetch;
 use super::range::{self, RangeDecision};
 use super::{listing, mime, path};
 use crate::config::FilesSection;
@@ -103,7 +104,7 @@ impl StaticFiles {
         };
         Ok(CoreFiles {
             opts: self,
-            cache: RefCell::new(cache),
+            cache: Rc::new(RefCell::new(cache)),
             cache_control,
             prefix_len,
         })
@@ -113,7 +114,7 @@ impl StaticFiles {
 /// One core's static file handler: options and open-file cache.
 pub(crate) struct CoreFiles {
     opts: StaticFiles,
-    cache: RefCell<FileCache>,
+    cache: Rc<RefCell<FileCache>>,
     cache_control: Option<HeaderValue>,
     prefix_len: usize,
 }
@@ -153,7 +154,7 @@ impl CoreFiles {
             },
         };
         // 4. Open (cached).
-        let mut cache = self.cache.borrow_mut();
+        let cache = self.cache.borrow();
         let mut rel = std::mem::take(&mut resolved.rel);
         let trailing_slash = resolved.trailing_slash;
         let file = match cache.lookup(&rel) {
@@ -161,6 +162,7 @@ impl CoreFiles {
             Lookup::File(_) => return plain(StatusCode::NOT_FOUND), // "/file.txt/"
             Lookup::NotFound => return plain(StatusCode::NOT_FOUND),
             Lookup::Forbidden => return plain(StatusCode::FORBIDDEN),
+            Lookup::Miss => return self.prefetch(&rel),
             // 5. Directories.
             Lookup::Dir => {
                 if !trailing_slash {
@@ -185,6 +187,7 @@ impl CoreFiles {
                 }
                 match (self.opts.index.is_empty(), cache.lookup(&rel)) {
                     (false, Lookup::File(f)) => f,
+                    (false, Lookup::Miss) => return self.prefetch(&rel),
                     _ if self.opts.listing => return self.listing(&cache, &dir_rel),
                     _ => return plain(StatusCode::NOT_FOUND),
                 }
@@ -292,6 +295,19 @@ impl CoreFiles {
             ));
         }
         response
+    }
+
+    /// A cache miss: the event loop opens `rel` through the ring, then runs
+    /// the request again.
+    fn prefetch(&self, rel: &[u8]) -> Response {
+        match Prefetch::new(self.cache.clone(), rel) {
+            Some(p) => {
+                let mut r = Response::new(StatusCode::OK);
+                r.prefetch = Some(p);
+                r
+            }
+            None => plain(StatusCode::NOT_FOUND),
+        }
     }
 
     fn listing(&self, cache: &FileCache, dir_rel: &[u8]) -> Response {

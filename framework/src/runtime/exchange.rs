@@ -81,6 +81,9 @@ impl Exchange {
         let mut pos = 0;
         let mut served = Served::default();
         while pos < input.len() && !conn.close_after_flush {
+            if conn.prefetch.is_some() {
+                break; // the request at `pos` runs again once its files are open
+            }
             if conn.out.len() >= OUT_HIGH_WATER || conn.outgoing.is_some() {
                 served.backpressure = true;
                 break;
@@ -150,15 +153,20 @@ impl Exchange {
                         progress.raw_used += consumed;
                         let used = head_len + progress.raw_used;
                         let progress = conn.chunked.take().expect("set above");
-                        self.respond(conn, &input[..head_len], &progress.body);
+                        let deferred = self.respond(conn, &input[..head_len], &progress.body);
                         self.recycle_chunked(progress);
+                        if deferred {
+                            return Ok(None);
+                        }
                         conn.continue_sent = false;
                         return Ok(Some(used));
                     }
                 }
             }
         };
-        self.respond(conn, &input[..head_len], body);
+        if self.respond(conn, &input[..head_len], body) {
+            return Ok(None);
+        }
         conn.continue_sent = false;
         Ok(Some(used))
     }
@@ -188,8 +196,10 @@ impl Exchange {
     }
 
     /// Routes, runs the handler and encodes its response for the request in
-    /// `self.head` (whose spans point into `head_bytes`).
-    fn respond(&mut self, conn: &mut Conn, head_bytes: &[u8], body: &[u8]) {
+    /// `self.head` (whose spans point into `head_bytes`). Returns true when the
+    /// handler deferred (files to open first): nothing was written and the
+    /// request is to run again.
+    fn respond(&mut self, conn: &mut Conn, head_bytes: &[u8], body: &[u8]) -> bool {
         let head = &self.head;
         let mut close = !head.keep_alive || self.draining;
         let path = match head.path.get(head_bytes) {
@@ -229,6 +239,11 @@ impl Exchange {
                 }
             }
         };
+        let mut response = response;
+        if let Some(prefetch) = response.prefetch.take() {
+            conn.prefetch = Some(prefetch);
+            return true;
+        }
         if self.access_log {
             info!(
                 target: "access",
@@ -263,6 +278,7 @@ impl Exchange {
         if close {
             conn.close_after_flush = true;
         }
+        false
     }
 }
 

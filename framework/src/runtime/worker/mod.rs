@@ -21,6 +21,7 @@ use crate::http::encode;
 use crate::runtime::exchange::{Exchange, OUT_HIGH_WATER};
 
 mod output;
+mod prefetch;
 
 /// The provided buffer group every recv of this core draws from.
 const BUF_GROUP: u16 = 0;
@@ -236,7 +237,14 @@ impl Worker {
             return;
         };
         conn.dirty = false;
-        if conn.closing || conn.send_active {
+        if conn.closing {
+            return;
+        }
+        if conn.prefetch.is_some() && !conn.prefetch_active {
+            self.submit_prefetch(slot);
+        }
+        let conn = &mut self.conns[slot as usize];
+        if conn.send_active {
             return;
         }
         if !conn.out.is_empty() {
@@ -245,7 +253,7 @@ impl Worker {
             self.submit_send(slot);
         } else if conn.outgoing.is_some() {
             self.start_part(slot);
-        } else if conn.close_after_flush {
+        } else if conn.close_after_flush && conn.prefetch.is_none() {
             self.finish_close(slot);
         }
     }
@@ -299,6 +307,7 @@ impl Worker {
                     Op::SendPart => self.on_send_part(token.slot, c),
                     Op::SpliceIn => self.on_splice_in(token.slot, c),
                     Op::SpliceOut => self.on_splice_out(token.slot, c),
+                    Op::Prefetch => self.on_prefetch(token.slot, c),
                     Op::Shutdown => {
                         self.conns[token.slot as usize].inflight -= 1;
                         self.op_done(token.slot);
@@ -386,11 +395,13 @@ impl Worker {
             conn.peer_eof = true;
             if conn.lingering || conn.is_idle() || conn.close_after_flush {
                 self.begin_close(slot);
-            } else {
+            } else if conn.inbuf.is_empty() && conn.prefetch.is_none() {
                 // Answer what has arrived, then close.
                 conn.close_after_flush = true;
                 self.mark_dirty(slot);
             }
+            // Else requests are still held (backpressure, a file being
+            // opened): output_progress closes once they are answered.
             self.op_done(slot);
             return;
         }
@@ -401,7 +412,7 @@ impl Worker {
         if !(conn.lingering || conn.closing || conn.close_after_flush) {
             let data = self.bufs.filled(bid, c.result as usize);
             receive(&mut self.ex, conn, data, self.now, &self.config);
-            if !conn.out.is_empty() || conn.close_after_flush {
+            if !conn.out.is_empty() || conn.close_after_flush || conn.prefetch.is_some() {
                 self.mark_dirty(slot);
             }
             let conn = &mut self.conns[slot as usize];
@@ -464,12 +475,15 @@ impl Worker {
             conn.inbuf = input;
             conn.inbuf.drain(..served.consumed);
         }
+        if conn.peer_eof && conn.prefetch.is_none() && conn.outgoing.is_none() {
+            conn.close_after_flush = true; // nothing more can arrive
+        }
         if conn.read_paused && conn.inbuf.len() <= OUT_HIGH_WATER {
             conn.read_paused = false;
             self.rearm.push(slot);
         }
         let conn = &mut self.conns[slot as usize];
-        if !conn.out.is_empty() || conn.close_after_flush {
+        if !conn.out.is_empty() || conn.close_after_flush || conn.prefetch.is_some() {
             self.mark_dirty(slot);
         } else if conn.is_idle() {
             conn.release_buffers(&mut self.ex.pool);
@@ -540,7 +554,10 @@ impl Worker {
         }
         conn.closing = true;
         let generation = conn.generation;
-        let (recv, send) = (conn.recv_armed, conn.send_active);
+        let (recv, send, prefetch) = (conn.recv_armed, conn.send_active, conn.prefetch_active);
+        if prefetch {
+            self.cancel(Token::conn(Op::Prefetch, slot, generation));
+        }
         if recv {
             self.cancel(Token::conn(Op::Recv, slot, generation));
         }
