@@ -37,6 +37,9 @@
 //! - [`http`]: the pure codec: head parser, chunked decoder, encoder, Date.
 //! - [`router`]: the per-core router.
 //! - [`handler`]: `Handler`, `Request`, `Response`, `IntoResponse`.
+//! - [`app`]: `App`, a core's routes and mounts.
+//! - [`fs`]: static files as a handler (`StaticFiles`), its open-file cache
+//!   and the cache misses opened through the ring.
 //!
 //! # Quick start
 //!
