@@ -283,8 +283,10 @@ impl Exchange {
 }
 
 /// Bodies at least this large are sent from their own memory rather than
-/// copied into the write buffer.
-const SEND_IN_PLACE_MIN: usize = 64 * 1024;
+/// copied into the write buffer. Below it, copying into the head's buffer
+/// (one send) is cheaper than a second send op: a 64 KiB static file took
+/// 14.8 us of server CPU per request sent in place, 12.7 us copied.
+const SEND_IN_PLACE_MIN: usize = 256 * 1024;
 
 /// Per-response facts the encoder needs besides the response itself.
 struct WriteParams<'a> {
