@@ -373,12 +373,14 @@ impl Worker {
         }
         if c.result < 0 {
             match -c.result {
-                libc::ENOBUFS => {
+                // ENOBUFS: the buffer ring ran dry (load, not an error).
+                // ECANCELED: a pause for backpressure, which may already be
+                // over: arm_recv re-checks closing and read_paused.
+                libc::ENOBUFS | libc::ECANCELED => {
                     if !c.more() {
                         self.rearm.push(slot);
                     }
                 }
-                libc::ECANCELED => {}
                 e => {
                     debug!(
                         core = self.ex.core,
@@ -618,6 +620,17 @@ impl Worker {
     fn on_timeout(&mut self, slot: u32, forced: bool) {
         let conn = &mut self.conns[slot as usize];
         let partial = !conn.inbuf.is_empty() || conn.chunked.is_some();
+        debug!(
+            core = self.ex.core,
+            forced,
+            lingering = conn.lingering,
+            sending = conn.send_active,
+            partial,
+            waiting = ?conn.waiting,
+            deadline = conn.deadline,
+            now = self.now,
+            "connection timed out"
+        );
         if forced || conn.lingering || conn.send_active || !partial || conn.close_after_flush {
             self.begin_close(slot);
             return;
