@@ -272,3 +272,42 @@ fn every_reject_class_answers_closes_and_drops_the_pipelined_request() {
     server.shutdown();
     server.join().unwrap();
 }
+
+/// A client that pipelines far more than the server will buffer, reading
+/// nothing for a while: the server stops reading (backpressure), keeps its
+/// memory bounded, and answers every request once the client reads.
+#[test]
+fn backpressure_holds_a_pipelining_flood_and_answers_all_of_it() {
+    use std::io::Read;
+    const N: usize = 50_000;
+    let server = start(1, |_| app());
+    let mut s = connect(server.local_addr());
+    let mut w = s.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let batch = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n".repeat(1000);
+        for _ in 0..N / 1000 {
+            w.write_all(&batch).unwrap();
+        }
+    });
+    sleep(Duration::from_millis(500)); // nobody reads: the server must pause
+    let needle = b"Hello, World!";
+    let (mut count, mut carry) = (0usize, Vec::new());
+    let mut buf = vec![0u8; 1 << 16];
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    while count < N {
+        let n = s.read(&mut buf).expect("responses keep coming");
+        assert!(n > 0, "closed after {count} responses");
+        carry.extend_from_slice(&buf[..n]);
+        let mut last = 0;
+        let mut i = 0;
+        while let Some(p) = carry[i..].windows(needle.len()).position(|w| w == needle) {
+            count += 1;
+            i += p + needle.len();
+            last = i;
+        }
+        let keep = carry.len().saturating_sub(needle.len() - 1).max(last);
+        carry.drain(..keep);
+    }
+    writer.join().unwrap();
+    assert_eq!(count, N);
+}
