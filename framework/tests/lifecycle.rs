@@ -148,3 +148,25 @@ fn header_timeout_answers_408_and_closes() {
     assert!(closed && text.starts_with("HTTP/1.1 408 "), "{text}");
     assert!(t.elapsed() < Duration::from_secs(4));
 }
+
+#[test]
+fn a_peer_that_half_closes_gets_its_answers_and_a_prompt_close() {
+    let server = start(1, |_| App::new().route("/", get(|| "x")));
+    // A complete request, then half of one, then the client's FIN: the first
+    // is answered, the second can never complete, the connection ends now
+    // rather than at the header timeout.
+    let mut s = connect(server.local_addr());
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HT")
+        .unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let t = Instant::now();
+    let (bytes, closed) = read_to_close(&mut s);
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(closed, "{text}");
+    assert_eq!(text.matches("HTTP/1.1 200 ").count(), 1, "{text}");
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        t.elapsed()
+    );
+}

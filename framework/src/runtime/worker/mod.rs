@@ -397,8 +397,14 @@ impl Worker {
             conn.peer_eof = true;
             if conn.lingering || conn.is_idle() || conn.close_after_flush {
                 self.begin_close(slot);
-            } else if conn.inbuf.is_empty() && conn.prefetch.is_none() {
-                // Answer what has arrived, then close.
+            } else if conn.prefetch.is_none()
+                && conn.outgoing.is_none()
+                && conn.out.len() < OUT_HIGH_WATER
+            {
+                // Nothing held back: what is left in inbuf is a request that
+                // can no longer complete. Answer what has arrived, then close.
+                conn.inbuf.clear();
+                self.ex.drop_chunked(conn);
                 conn.close_after_flush = true;
                 self.mark_dirty(slot);
             }
