@@ -554,6 +554,8 @@ fn conditional_requests_answer_304_and_412() {
         "If-None-Match: *\r\n".to_string(),
         format!("If-None-Match: W/{etag}\r\n"),
         format!("If-None-Match: \"other\", {etag}\r\n"),
+        // A list split over two field lines means the same (RFC 9110 5.3).
+        format!("If-None-Match: \"other\"\r\nIf-None-Match: {etag}\r\n"),
         format!("If-Modified-Since: {lm}\r\n"),
         "If-Modified-Since: Fri, 31 Dec 9999 23:59:59 GMT\r\n".to_string(),
         format!("If-None-Match: {etag}\r\nIf-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n"),

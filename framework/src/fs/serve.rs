@@ -204,9 +204,12 @@ impl CoreFiles {
         let file = &chosen.file;
         let etag = file.etag.to_str().unwrap_or("");
         // 7. Conditionals.
+        // If-Match and If-None-Match are lists and may come on several lines.
+        let if_match = req.header_list("if-match");
+        let if_none_match = req.header_list("if-none-match");
         let cond = Conditions {
-            if_match: req.header_bytes("if-match"),
-            if_none_match: req.header_bytes("if-none-match"),
+            if_match: if_match.as_deref(),
+            if_none_match: if_none_match.as_deref(),
             if_modified_since: req.header_bytes("if-modified-since"),
             if_unmodified_since: req.header_bytes("if-unmodified-since"),
         };
@@ -361,7 +364,8 @@ fn choose_sibling(file: Rc<CachedFile>, req: &Request<'_>) -> Chosen {
     let content_type = file.content_type.clone();
     let vary = available.any();
     if vary {
-        if let Some(enc) = encoding::choose_encoding(req.header_bytes("accept-encoding"), available)
+        if let Some(enc) =
+            encoding::choose_encoding(req.header_list("accept-encoding").as_deref(), available)
         {
             let i = Encoding::ALL
                 .iter()

@@ -62,6 +62,23 @@ impl<'a> Request<'a> {
             .and_then(|v| std::str::from_utf8(v).ok())
     }
 
+    /// A list-valued header (RFC 9110 5.3): every line named `name` joined
+    /// with `", "`, as if they had been sent as one. Borrowed when there is
+    /// at most one line.
+    pub fn header_list(&self, name: &str) -> Option<std::borrow::Cow<'a, [u8]>> {
+        let mut lines = self.head.headers_named(self.buf, name);
+        let first = lines.next()?;
+        let Some(second) = lines.next() else {
+            return Some(std::borrow::Cow::Borrowed(first));
+        };
+        let mut joined = first.to_vec();
+        for line in std::iter::once(second).chain(lines) {
+            joined.extend_from_slice(b", ");
+            joined.extend_from_slice(line);
+        }
+        Some(std::borrow::Cow::Owned(joined))
+    }
+
     /// Every header line in arrival order, as `(name, value)` bytes.
     pub fn headers(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
         let buf = self.buf;
