@@ -165,8 +165,13 @@ struct Running {
 
 impl Running {
     fn start(args: &[&str]) -> Running {
-        let mut child = server()
-            .args(args)
+        let mut cmd = server();
+        cmd.args(args);
+        Running::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: Command) -> Running {
+        let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -346,4 +351,57 @@ fn sigint_also_exits_0_and_a_config_file_is_used_with_flags_over_it() {
         "{:?}",
         server.seen
     );
+}
+
+/// Out of descriptors, a file is 503 with Retry-After (not a cached 404), the
+/// cache gives its descriptors back, and the same file is served again soon.
+#[test]
+fn running_out_of_descriptors_is_503_and_then_recovers() {
+    use std::os::unix::process::CommandExt;
+    let dir = TempDir::new("fds");
+    for i in 0..80 {
+        dir.write(&format!("f{i}.txt"), format!("file {i}\n").as_bytes());
+    }
+    let mut cmd = server();
+    cmd.args(["--listen", "127.0.0.1:0", "--workers", "1", "--root"])
+        .arg(dir.path());
+    // SAFETY: only setrlimit, which is async-signal-safe, runs in the child
+    // between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 48,
+                rlim_max: 48,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut running = Running::spawn(cmd);
+    let addr = listening_addr(&running.wait_for("listening on"));
+    let mut unavailable = Vec::new();
+    for i in 0..80 {
+        let r = fetch(addr, &format!("/f{i}.txt"));
+        if r.starts_with("HTTP/1.1 503 ") {
+            assert!(r.to_ascii_lowercase().contains("retry-after: 1"), "{r}");
+            unavailable.push(i);
+        } else {
+            assert!(
+                r.starts_with("HTTP/1.1 200 ") && r.ends_with(&format!("file {i}\n")),
+                "{r}"
+            );
+        }
+    }
+    assert!(
+        !unavailable.is_empty(),
+        "48 descriptors never ran out over 80 files"
+    );
+    std::thread::sleep(Duration::from_millis(1200)); // the 503 is cached for the TTL
+    let i = unavailable[0];
+    let r = fetch(addr, &format!("/f{i}.txt"));
+    assert!(r.starts_with("HTTP/1.1 200 "), "{r}");
+    running.signal(libc::SIGTERM);
+    assert_eq!(running.wait_exit(10), Some(0));
 }

@@ -34,7 +34,7 @@ use super::encoding::Encoding;
 /// Larger files are spliced.
 pub const SMALL_FILE_MAX: u64 = 2 << 20;
 /// Entries kept per core before the cache is cleared of stale ones.
-pub const MAX_ENTRIES: usize = 4096;
+pub const MAX_ENTRIES: usize = 2048;
 /// Memory for cached file contents per core.
 pub const MAX_CONTENT_BYTES: usize = 64 << 20;
 
@@ -48,6 +48,8 @@ pub enum Lookup {
     NotFound,
     /// There, but not readable by the server.
     Forbidden,
+    /// The server is out of descriptors or memory for now (503).
+    Unavailable,
     /// Not cached (or stale): open it through the ring, then ask again.
     Miss,
 }
@@ -103,6 +105,7 @@ enum Entry {
     Dir,
     NotFound,
     Forbidden,
+    Unavailable,
 }
 
 struct Slot {
@@ -156,6 +159,7 @@ impl FileCache {
                 Entry::Dir => Lookup::Dir,
                 Entry::NotFound => Lookup::NotFound,
                 Entry::Forbidden => Lookup::Forbidden,
+                Entry::Unavailable => Lookup::Unavailable,
             },
             _ => Lookup::Miss,
         }
@@ -180,6 +184,12 @@ impl FileCache {
     /// order) found.
     pub fn install(&mut self, rel: &[u8], opened: Opened, siblings: Vec<Opened>) {
         let now = Instant::now();
+        if matches!(opened, Opened::Unavailable) {
+            // Out of descriptors: give back every cached one. The request
+            // gets 503 for this TTL rather than a cached 404.
+            self.slots.clear();
+            self.content_bytes = 0;
+        }
         let mut entry = self.entry(opened, rel);
         if let Entry::File(file) = &mut entry {
             let file = Rc::get_mut(file).expect("just created");
@@ -270,6 +280,7 @@ impl FileCache {
             Opened::Dir => return Entry::Dir,
             Opened::NotFound => return Entry::NotFound,
             Opened::Forbidden => return Entry::Forbidden,
+            Opened::Unavailable => return Entry::Unavailable,
         };
         let content = content.map(Bytes::from);
         let size = content.as_ref().map_or(stat.size, |c| c.len() as u64);
@@ -314,6 +325,8 @@ pub enum Opened {
     NotFound,
     /// Not readable.
     Forbidden,
+    /// Out of descriptors (EMFILE, ENFILE) or memory: try again later.
+    Unavailable,
 }
 
 /// The statx fields the cache keeps.

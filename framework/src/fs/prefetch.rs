@@ -117,11 +117,10 @@ impl Prefetch {
     pub(crate) fn complete(&mut self, res: i32) -> bool {
         match self.step {
             Step::Open if res < 0 => {
-                let forbidden = matches!(-res, libc::EACCES | libc::EPERM);
-                self.done(if forbidden {
-                    Opened::Forbidden
-                } else {
-                    Opened::NotFound
+                self.done(match -res {
+                    libc::EACCES | libc::EPERM => Opened::Forbidden,
+                    libc::EMFILE | libc::ENFILE | libc::ENOMEM => Opened::Unavailable,
+                    _ => Opened::NotFound, // ENOENT, ENOTDIR, EXDEV (leaves the root), ELOOP...
                 })
             }
             Step::Open => {

@@ -162,6 +162,7 @@ impl CoreFiles {
             Lookup::File(_) => return plain(StatusCode::NOT_FOUND), // "/file.txt/"
             Lookup::NotFound => return plain(StatusCode::NOT_FOUND),
             Lookup::Forbidden => return plain(StatusCode::FORBIDDEN),
+            Lookup::Unavailable => return unavailable(),
             Lookup::Miss => return self.prefetch(&rel),
             // 5. Directories.
             Lookup::Dir => {
@@ -188,6 +189,7 @@ impl CoreFiles {
                 match (self.opts.index.is_empty(), cache.lookup(&rel)) {
                     (false, Lookup::File(f)) => f,
                     (false, Lookup::Miss) => return self.prefetch(&rel),
+                    (false, Lookup::Unavailable) => return unavailable(),
                     _ if self.opts.listing => return self.listing(&cache, &dir_rel),
                     _ => return plain(StatusCode::NOT_FOUND),
                 }
@@ -427,10 +429,16 @@ fn part(file: &CachedFile, r: std::ops::Range<u64>) -> Part {
     }
 }
 
+/// 503 with `Retry-After`: the server ran out of descriptors for a moment.
+fn unavailable() -> Response {
+    plain(StatusCode::SERVICE_UNAVAILABLE).header(header::RETRY_AFTER, "1")
+}
+
 fn plain(status: StatusCode) -> Response {
     let text = match status {
         StatusCode::NOT_FOUND => "404 Not Found\n",
         StatusCode::FORBIDDEN => "403 Forbidden\n",
+        StatusCode::SERVICE_UNAVAILABLE => "503 Service Unavailable\n",
         StatusCode::BAD_REQUEST => "400 Bad Request\n",
         StatusCode::URI_TOO_LONG => "414 URI Too Long\n",
         StatusCode::PRECONDITION_FAILED => "412 Precondition Failed\n",
