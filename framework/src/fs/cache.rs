@@ -111,6 +111,9 @@ enum Entry {
 struct Slot {
     entry: Entry,
     checked: Instant,
+    /// When a request took it on itself to reopen this stale entry; until
+    /// that is done (or a TTL has passed), others are served the stale one.
+    refreshing: Option<Instant>,
 }
 
 /// A core's cache over one root directory.
@@ -152,16 +155,26 @@ impl FileCache {
     /// Looks `rel` (relative, no leading slash, already resolved and checked
     /// by [`super::path`]) up: [`Lookup::Miss`] when it is not cached or its
     /// TTL has passed.
-    pub fn lookup(&self, rel: &[u8]) -> Lookup {
-        match self.slots.get(rel) {
-            Some(slot) if slot.checked.elapsed() < self.ttl => match &slot.entry {
-                Entry::File(f) => Lookup::File(f.clone()),
-                Entry::Dir => Lookup::Dir,
-                Entry::NotFound => Lookup::NotFound,
-                Entry::Forbidden => Lookup::Forbidden,
-                Entry::Unavailable => Lookup::Unavailable,
-            },
-            _ => Lookup::Miss,
+    pub fn lookup(&mut self, rel: &[u8]) -> Lookup {
+        let ttl = self.ttl;
+        let Some(slot) = self.slots.get_mut(rel) else {
+            return Lookup::Miss;
+        };
+        if slot.checked.elapsed() >= ttl {
+            // Stale: exactly one request reopens it (stale-while-revalidate),
+            // so a hot file's expiry is one open, not one per connection.
+            let in_flight = slot.refreshing.is_some_and(|since| since.elapsed() < ttl);
+            if !in_flight {
+                slot.refreshing = Some(Instant::now());
+                return Lookup::Miss;
+            }
+        }
+        match &slot.entry {
+            Entry::File(f) => Lookup::File(f.clone()),
+            Entry::Dir => Lookup::Dir,
+            Entry::NotFound => Lookup::NotFound,
+            Entry::Forbidden => Lookup::Forbidden,
+            Entry::Unavailable => Lookup::Unavailable,
         }
     }
 
@@ -210,6 +223,7 @@ impl FileCache {
             Slot {
                 entry,
                 checked: now,
+                refreshing: None,
             },
         ) {
             self.forget(&old.entry);

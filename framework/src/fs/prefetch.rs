@@ -48,9 +48,15 @@ pub struct Prefetch {
 
 impl Prefetch {
     /// Prepares opening `rel` beneath `cache`'s root.
-    pub(crate) fn new(cache: Rc<RefCell<FileCache>>, rel: &[u8]) -> Option<Box<Prefetch>> {
+    /// `precompressed`: whether to open the siblings too (the cache's
+    /// setting; passed in because the caller holds the cache borrowed).
+    pub(crate) fn new(
+        cache: Rc<RefCell<FileCache>>,
+        rel: &[u8],
+        precompressed: bool,
+    ) -> Option<Box<Prefetch>> {
         let mut paths = vec![CString::new(if rel.is_empty() { &b"."[..] } else { rel }).ok()?];
-        if cache.borrow().precompressed() && !rel.is_empty() {
+        if precompressed && !rel.is_empty() {
             for enc in Encoding::ALL {
                 let mut name = rel.to_vec();
                 name.push(b'.');

@@ -154,7 +154,7 @@ impl CoreFiles {
             },
         };
         // 4. Open (cached).
-        let cache = self.cache.borrow();
+        let mut cache = self.cache.borrow_mut();
         let mut rel = std::mem::take(&mut resolved.rel);
         let trailing_slash = resolved.trailing_slash;
         let file = match cache.lookup(&rel) {
@@ -305,7 +305,7 @@ impl CoreFiles {
     /// A cache miss: the event loop opens `rel` through the ring, then runs
     /// the request again.
     fn prefetch(&self, rel: &[u8]) -> Response {
-        match Prefetch::new(self.cache.clone(), rel) {
+        match Prefetch::new(self.cache.clone(), rel, self.opts.precompressed) {
             Some(p) => {
                 let mut r = Response::new(StatusCode::OK);
                 r.prefetch = Some(p);
