@@ -17,11 +17,13 @@
 //!    the root) and `fstat` as direct system calls on the worker (a hit costs
 //!    none), siblings and small files' bytes loaded at the same time. Symlinks inside the root are followed; none may
 //!    lead out of it (the kernel refuses with EXDEV). ENOENT, ENOTDIR, ELOOP,
-//!    EXDEV, EACCES, and anything not a regular file or directory -> 404.
+//!    EXDEV, and anything not a regular file or directory -> 404; EACCES ->
+//!    403; out of descriptors (EMFILE, ENFILE) -> 503 with Retry-After.
 //! 5. **Directories.** Without a trailing slash: 301 to
 //!    [`path::dir_redirect_location`]. With one: `index.html` inside it (back
 //!    to step 4), else the listing from [`listing::render_listing`] if enabled
-//!    (off by default: 404 otherwise).
+//!    (off by default: 404 otherwise). io_uring has no getdents operation,
+//!    so the listing alone reads its directory with a system call.
 //! 6. **Precompressed sibling.** If enabled, see which of `NAME.br`, `.zst`,
 //!    `.gz` exist (opened as in step 4, regular files only);
 //!    [`encoding::choose_encoding`] picks one by `Accept-Encoding`. Its fd,
