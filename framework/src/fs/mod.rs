@@ -11,11 +11,13 @@
 //!    a name over `NAME_MAX` -> 404, a path over `PATH_MAX` -> 414.
 //! 3. **Dotfiles.** Hidden by default: a resolved name starting with `.` is
 //!    404 (also in [`path::resolve`]).
-//! 4. **Open.** From the per-core open-file cache ([`cache`]); on a miss or
-//!    after its one-second TTL, `openat2(root_fd, rel, O_RDONLY | O_NONBLOCK |
+//! 4. **Open.** From the per-core open-file cache ([`cache`]): a hit costs no
+//!    system call. A miss (or an entry past its one-second TTL; one request
+//!    refreshes it while others get the cached one) is opened through the
+//!    ring ([`prefetch`]): `openat2(root_fd, rel, O_RDONLY | O_NONBLOCK |
 //!    O_CLOEXEC, resolve: RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)` (`"."` for
-//!    the root) and `fstat` as direct system calls on the worker (a hit costs
-//!    none), siblings and small files' bytes loaded at the same time. Symlinks inside the root are followed; none may
+//!    the root), `statx`, a read of small files, the same for the siblings;
+//!    then the request runs again. Symlinks inside the root are followed; none may
 //!    lead out of it (the kernel refuses with EXDEV). ENOENT, ENOTDIR, ELOOP,
 //!    EXDEV, and anything not a regular file or directory -> 404; EACCES ->
 //!    403; out of descriptors (EMFILE, ENFILE) -> 503 with Retry-After.
