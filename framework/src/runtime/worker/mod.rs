@@ -438,18 +438,23 @@ impl Worker {
         }
     }
 
+    /// An output op failed (peer gone, reset): log at debug, end the connection.
+    pub(super) fn output_failed(&mut self, slot: u32, what: &str, errno: i32) {
+        debug!(
+            core = self.ex.core,
+            "{what} failed: {}",
+            std::io::Error::from_raw_os_error(errno)
+        );
+        self.begin_close(slot);
+        self.op_done(slot);
+    }
+
     fn on_send(&mut self, slot: u32, c: Completion) {
         let conn = &mut self.conns[slot as usize];
         conn.send_active = false;
         conn.inflight -= 1;
         if c.result < 0 {
-            debug!(
-                core = self.ex.core,
-                "send failed: {}",
-                std::io::Error::from_raw_os_error(-c.result)
-            );
-            self.begin_close(slot);
-            self.op_done(slot);
+            self.output_failed(slot, "send", -c.result);
             return;
         }
         conn.send_off += c.result as usize;

@@ -99,15 +99,11 @@ impl Worker {
         let conn = &mut self.conns[slot as usize];
         conn.inflight -= 1;
         conn.send_active = false;
-        if c.result < 0 || conn.closing {
-            if c.result < 0 {
-                debug!(
-                    core = self.ex.core,
-                    "send failed: {}",
-                    std::io::Error::from_raw_os_error(-c.result)
-                );
-            }
-            self.begin_close(slot);
+        if c.result < 0 {
+            self.output_failed(slot, "send", -c.result);
+            return;
+        }
+        if conn.closing {
             self.op_done(slot);
             return;
         }
@@ -161,13 +157,7 @@ impl Worker {
             // Cancelled by a short SpliceIn: send what reached the pipe.
             n if n == -libc::ECANCELED => {}
             n if n < 0 => {
-                debug!(
-                    core = self.ex.core,
-                    "splice to socket failed: {}",
-                    std::io::Error::from_raw_os_error(-n)
-                );
-                self.begin_close(slot);
-                self.op_done(slot);
+                self.output_failed(slot, "splice to socket", -n);
                 return;
             }
             n => {
