@@ -28,6 +28,8 @@
 //!   something beats a 406, as nginx and Caddy do.
 //! - Ties between codings go to brotli, then zstd, then gzip (smallest first).
 
+use crate::http::token::{is_token, trim_ows};
+
 /// A content coding with a precompressed sibling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Encoding {
@@ -143,13 +145,13 @@ fn matches_token(e: Encoding, name: &[u8]) -> bool {
 /// `None` if malformed, including an invalid q.
 fn parse_element(element: &[u8]) -> Option<(&[u8], u16)> {
     let mut params = element.split(|&b| b == b';');
-    let name = trim(params.next()?);
+    let name = trim_ows(params.next()?);
     if !(name == b"*" || is_token(name)) {
         return None;
     }
     let mut q = 1000;
     for p in params {
-        let p = trim(p);
+        let p = trim_ows(p);
         let eq = p.iter().position(|&b| b == b'=')?;
         let (key, value) = (&p[..eq], &p[eq + 1..]);
         if key.eq_ignore_ascii_case(b"q") {
@@ -180,22 +182,6 @@ fn parse_qvalue(v: &[u8]) -> Option<u16> {
         b'1' if thousandths == 0 => Some(1000),
         _ => None,
     }
-}
-
-fn is_token(s: &[u8]) -> bool {
-    !s.is_empty()
-        && s.iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
-fn trim(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', r @ ..] = s {
-        s = r;
-    }
-    while let [r @ .., b' ' | b'\t'] = s {
-        s = r;
-    }
-    s
 }
 
 #[cfg(test)]

@@ -30,6 +30,8 @@
 use http::StatusCode;
 use percent_encoding::{percent_encode, AsciiSet, CONTROLS};
 
+use crate::http::token::hex_value;
+
 /// Longest name of one path component (Linux `NAME_MAX`).
 pub const NAME_MAX: usize = 255;
 /// Longest resolved relative path (Linux `PATH_MAX`, less the NUL).
@@ -157,8 +159,8 @@ fn decode_into(seg: &[u8], out: &mut Vec<u8>) -> Result<(), PathError> {
             continue;
         }
         let (Some(h), Some(l)) = (
-            seg.get(i + 1).and_then(|&c| hex(c)),
-            seg.get(i + 2).and_then(|&c| hex(c)),
+            seg.get(i + 1).and_then(|&c| hex_value(c)),
+            seg.get(i + 2).and_then(|&c| hex_value(c)),
         ) else {
             return Err(PathError::Invalid("malformed percent-escape"));
         };
@@ -170,15 +172,6 @@ fn decode_into(seg: &[u8], out: &mut Vec<u8>) -> Result<(), PathError> {
         i += 3;
     }
     Ok(())
-}
-
-fn hex(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// The `Location` for the 301 that adds a directory's trailing slash:

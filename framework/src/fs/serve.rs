@@ -1,6 +1,7 @@
 //! [`StaticFiles`]: the steps of the module doc, in order, as one handler.
 //! Mount it with [`crate::App::mount`]; each core gets its own open-file cache.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -146,17 +147,16 @@ impl CoreFiles {
             }
             return plain(StatusCode::MOVED_PERMANENTLY).header(header::LOCATION, location);
         }
-        let mut resolved = match fast_resolve(rest) {
-            Some(r) => r,
+        // Borrowed from the request on the fast path: no allocation per hit.
+        let (mut rel, trailing_slash): (Cow<'_, [u8]>, bool) = match fast_resolve(rest) {
+            Some((rel, slash)) => (Cow::Borrowed(rel), slash),
             None => match path::resolve(rest, self.opts.dotfiles) {
-                Ok(r) => r,
+                Ok(r) => (Cow::Owned(r.rel), r.trailing_slash),
                 Err(e) => return plain(e.status()),
             },
         };
         // 4. Open (cached).
         let mut cache = self.cache.borrow_mut();
-        let mut rel = std::mem::take(&mut resolved.rel);
-        let trailing_slash = resolved.trailing_slash;
         let file = match cache.lookup(&rel) {
             Lookup::File(f) if !trailing_slash || rel.is_empty() => f,
             Lookup::File(_) => return plain(StatusCode::NOT_FOUND), // "/file.txt/"
@@ -170,7 +170,7 @@ impl CoreFiles {
                     let prefix = &raw[..self.prefix_len.min(raw.len())];
                     let mut location = String::from_utf8_lossy(prefix).into_owned();
                     let dir = path::ResolvedPath {
-                        rel: rel.clone(),
+                        rel: rel.to_vec(),
                         trailing_slash: false,
                     };
                     location.push_str(&path::dir_redirect_location(
@@ -181,6 +181,7 @@ impl CoreFiles {
                 }
                 let dir_rel = rel.clone();
                 if !self.opts.index.is_empty() {
+                    let rel = rel.to_mut();
                     if !rel.is_empty() {
                         rel.push(b'/');
                     }
@@ -394,7 +395,7 @@ fn choose_sibling(file: Rc<CachedFile>, req: &Request<'_>) -> Chosen {
 /// The common case without decoding: a path of plain name bytes (letters,
 /// digits, `-_.~/`) with no empty or dot-leading segment resolves to itself;
 /// anything else goes through [`path::resolve`].
-fn fast_resolve(raw: &[u8]) -> Option<path::ResolvedPath> {
+fn fast_resolve(raw: &[u8]) -> Option<(&[u8], bool)> {
     let rest = raw.strip_prefix(b"/")?;
     let plain = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/');
     if rest.len() > 1024 || !rest.iter().all(plain) {
@@ -411,10 +412,7 @@ fn fast_resolve(raw: &[u8]) -> Option<path::ResolvedPath> {
     {
         return None;
     }
-    Some(path::ResolvedPath {
-        rel: rel.to_vec(),
-        trailing_slash,
-    })
+    Some((rel, trailing_slash))
 }
 
 /// The bytes `r` of `file`: from memory when cached, else from the descriptor.

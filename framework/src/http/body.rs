@@ -14,7 +14,7 @@
 //! overflow detection; extensions and trailers are syntax-checked and bounded.
 
 use super::error::ParseError;
-use super::token::{is_field_byte, is_qdtext, is_tchar};
+use super::token::{hex_value, is_field_byte, is_qdtext, is_tchar};
 
 /// Hex digits accepted in one chunk-size, leading zeros included.
 pub const MAX_CHUNK_SIZE_DIGITS: u8 = 32;
@@ -291,15 +291,6 @@ impl ChunkedDecoder {
         }
         self.remaining = size;
         Ok(State::Data)
-    }
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
     }
 }
 

@@ -96,6 +96,17 @@ pub fn is_target_byte(b: u8) -> bool {
     TARGET[b as usize]
 }
 
+/// The value of one hex digit (`HEXDIG`, either case).
+#[inline]
+pub fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
 /// Trim optional whitespace (SP / HTAB) from both ends.
 #[inline]
 pub fn trim_ows(mut s: &[u8]) -> &[u8] {

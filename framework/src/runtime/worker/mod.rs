@@ -381,14 +381,7 @@ impl Worker {
                         self.rearm.push(slot);
                     }
                 }
-                e => {
-                    debug!(
-                        core = self.ex.core,
-                        "recv failed: {}",
-                        std::io::Error::from_raw_os_error(e)
-                    );
-                    self.begin_close(slot);
-                }
+                e => return self.conn_failed(slot, "recv", e),
             }
             self.op_done(slot);
             return;
@@ -438,8 +431,9 @@ impl Worker {
         }
     }
 
-    /// An output op failed (peer gone, reset): log at debug, end the connection.
-    pub(super) fn output_failed(&mut self, slot: u32, what: &str, errno: i32) {
+    /// An op of the connection failed (peer gone, reset): log at debug, end
+    /// the connection.
+    pub(super) fn conn_failed(&mut self, slot: u32, what: &str, errno: i32) {
         debug!(
             core = self.ex.core,
             "{what} failed: {}",
@@ -454,7 +448,7 @@ impl Worker {
         conn.send_active = false;
         conn.inflight -= 1;
         if c.result < 0 {
-            self.output_failed(slot, "send", -c.result);
+            self.conn_failed(slot, "send", -c.result);
             return;
         }
         conn.send_off += c.result as usize;

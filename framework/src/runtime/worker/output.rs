@@ -100,7 +100,7 @@ impl Worker {
         conn.inflight -= 1;
         conn.send_active = false;
         if c.result < 0 {
-            self.output_failed(slot, "send", -c.result);
+            self.conn_failed(slot, "send", -c.result);
             return;
         }
         if conn.closing {
@@ -157,7 +157,7 @@ impl Worker {
             // Cancelled by a short SpliceIn: send what reached the pipe.
             n if n == -libc::ECANCELED => {}
             n if n < 0 => {
-                self.output_failed(slot, "splice to socket", -n);
+                self.conn_failed(slot, "splice to socket", -n);
                 return;
             }
             n => {
