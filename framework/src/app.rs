@@ -6,8 +6,9 @@ use std::rc::Rc;
 
 use crate::error::Error;
 use crate::fs::StaticFiles;
-use crate::handler::{get, BoxedHandler, MethodRouter, Request};
+use crate::handler::{BoxedHandler, MethodRouter, Request};
 use crate::router::Router;
+use http::Method;
 
 /// A core's routes.
 pub struct App {
@@ -58,17 +59,15 @@ impl App {
                 return self;
             }
         };
-        let serve = move |req: &Request<'_>| core.serve(req);
+        let handler = |core: Rc<crate::fs::CoreFiles>| -> BoxedHandler {
+            Box::new(move |req: &Request<'_>| core.serve(req))
+        };
+        let files = |core| MethodRouter::default().on_reply(Method::GET, handler(core));
         if prefix.is_empty() {
-            return self.route("/*path", get(serve));
+            return self.route("/*path", files(core));
         }
-        let serve = Rc::new(serve);
-        let (a, b) = (serve.clone(), serve);
-        self.route(prefix, get(move |req: &Request<'_>| a(req)))
-            .route(
-                &format!("{prefix}/*path"),
-                get(move |req: &Request<'_>| b(req)),
-            )
+        self.route(prefix, files(core.clone()))
+            .route(&format!("{prefix}/*path"), files(core))
     }
 
     /// The first route or mount error, if any.

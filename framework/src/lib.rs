@@ -65,20 +65,21 @@
 
 pub mod app;
 pub mod config;
-pub mod conn;
-pub mod driver;
+pub(crate) mod conn;
+pub(crate) mod driver;
 mod error;
 pub mod fs;
 pub mod handler;
 pub mod http;
 pub mod net;
 pub mod router;
-pub mod runtime;
+mod runtime;
 
 pub use ::http::{header, Method, StatusCode};
 pub use app::App;
 pub use bytes::Bytes;
 pub use config::Config;
+pub use driver::SetupError;
 pub use error::{Error, Result};
 pub use handler::{
     delete, get, head, on, options, patch, post, put, Body, Handler, IntoResponse, MethodRouter,

@@ -1,151 +1,215 @@
-//! A connection's state: its direct descriptor, the ops it has in flight, its
-//! buffers and its deadline. The event loop ([`crate::runtime`]) moves it
-//! through its life; this module holds the data and the small rules that
-//! belong to it.
+//! A connection: its direct descriptor, what it has in flight on the ring
+//! (as enums, so a close cancels exactly that), its deadlines, and the HTTP
+//! side of it ([`HttpState`]: bytes in, responses out) that the exchange
+//! works on without a ring.
 //!
-//! Life of a connection: accepted (multishot recv armed) -> requests parsed
-//! from provided buffers, responses appended to `out` -> `out` swapped into
-//! `sending` and sent, one send per loop turn -> either idle again, or
-//! (Connection: close, error) shut down for writing, lingering until the peer
-//! closes -> cancel outstanding ops -> close -> slot freed when the last op's
-//! CQE has come back.
+//! Life of a connection: accepted (receive armed) -> requests parsed from
+//! provided buffers, responses appended to `http.out` -> `http.out` moved
+//! into a send op, one send per loop turn -> idle again, or (Connection:
+//! close, an error, the peer's EOF) `CloseAfterFlush` -> everything owed
+//! sent -> shut down for writing and lingering until the peer closes (not
+//! when the peer already sent EOF) -> `Closing`: cancel what is in flight
+//! -> close op when nothing else is -> slot freed on the close's CQE.
 //!
-//! An idle keep-alive connection owns no buffer: `inbuf`, `out` and `sending`
-//! go back to the worker's [`BufPool`] as soon as they are empty. That is what
-//! keeps 10,000 idle connections near 200 bytes each.
+//! An idle keep-alive connection owns no buffer: `inbuf`, `out` and the send
+//! buffer go back to the core's [`BufPool`] as soon as they are empty.
 
+mod http;
 mod outgoing;
 mod pool;
 
-pub use outgoing::{Outgoing, Pipe, PIPE_CHUNK};
-pub use pool::BufPool;
+pub(crate) use http::{ChunkedProgress, HeadScan, HttpState, Waiting};
+pub(crate) use outgoing::Outgoing;
+pub(crate) use pool::BufPool;
 
-use crate::http::body::ChunkedDecoder;
+use bytes::Bytes;
 
-/// Where a connection stands on reading its next request; decides which
-/// timeout applies.
+use crate::driver::op::{self, SplicePair};
+use crate::runtime::timer::Millis;
+
+/// A deadline that never comes.
+pub(crate) const NEVER: Millis = Millis::MAX;
+
+/// The connection's multishot recv.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Waiting {
-    /// Between requests (keep-alive timeout).
-    Idle,
-    /// Part of a request head has arrived (header timeout, not extended).
-    Head,
-    /// The head is complete, the body is still arriving (body timeout,
-    /// extended on every read).
-    Body,
+pub(crate) enum Receive {
+    /// Not in flight; armed again at the next flush.
+    Off,
+    /// In flight.
+    Armed,
+    /// Backpressure: reading is stopped; `in_flight` until the cancelled
+    /// op's final CQE.
+    Paused { in_flight: bool },
+    /// Cancelled for good (closing); its final CQE is still due.
+    Stopping,
+    /// Never again: the peer sent EOF, or the connection is closing.
+    Ended,
 }
 
-/// A chunked request body being decoded across reads.
-pub struct ChunkedProgress {
-    /// The resumable decoder.
-    pub decoder: ChunkedDecoder,
-    /// The decoded body so far.
-    pub body: Vec<u8>,
-    /// Raw bytes after the head that the decoder has consumed.
-    pub raw_used: usize,
+impl Receive {
+    pub(crate) fn in_flight(self) -> bool {
+        matches!(
+            self,
+            Receive::Armed | Receive::Stopping | Receive::Paused { in_flight: true }
+        )
+    }
+}
+
+/// The one output op a connection may have in flight.
+pub(crate) enum Output {
+    /// Nothing in flight.
+    Idle,
+    /// The write buffer (moved out of `http.out`).
+    Send(op::Send<Vec<u8>>),
+    /// A large body part sent from its own memory.
+    SendPart(Box<op::Send<Bytes>>),
+    /// A file range, spliced through a pipe.
+    Splice(Box<Splicing>),
+}
+
+impl Output {
+    pub(crate) fn is_idle(&self) -> bool {
+        matches!(self, Output::Idle)
+    }
+}
+
+/// A splice round in flight.
+pub(crate) struct Splicing {
+    /// Owns the file and the pipe the two SQEs name.
+    pub(crate) pair: SplicePair,
+    /// CQEs still due (2 for file -> pipe -> socket, 1 for a pipe drain).
+    pub(crate) awaiting: u8,
+    /// Whether this round started with file -> pipe.
+    pub(crate) from_file: bool,
+    /// Bytes in the pipe (added by the file -> pipe CQE, taken by the
+    /// pipe -> socket one).
+    pub(crate) in_pipe: u32,
+    /// Bytes this round put on the socket.
+    pub(crate) sent: u32,
+    /// The file shrank, or a splice failed: the connection ends.
+    pub(crate) failed: bool,
+}
+
+impl Splicing {
+    /// A round that starts with file -> pipe (`from_file`), or that drains
+    /// `in_pipe` bytes a short round left behind.
+    pub(crate) fn new(pair: SplicePair, from_file: bool, in_pipe: u32) -> Splicing {
+        Splicing {
+            pair,
+            awaiting: if from_file { 2 } else { 1 },
+            from_file,
+            in_pipe,
+            sent: 0,
+            failed: false,
+        }
+    }
+}
+
+/// Where the connection stands on ending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Serving requests.
+    Open,
+    /// The last response is queued: once everything owed is sent, close.
+    CloseAfterFlush,
+    /// Write side shut down after the last response; reading and discarding
+    /// until the peer's EOF or the linger timeout, so a peer still sending
+    /// does not get a reset that destroys the answer it has not read yet.
+    Lingering { shutdown_in_flight: bool },
+    /// Cancels issued; the close goes out once nothing else is in flight.
+    Closing {
+        shutdown_in_flight: bool,
+        close_in_flight: bool,
+    },
 }
 
 /// One accepted connection.
-pub struct Conn {
+pub(crate) struct Conn {
     /// Index in the ring's direct descriptor table.
-    pub fd: u32,
+    pub(crate) fd: u32,
     /// Generation of the slot; part of every op's user_data.
-    pub generation: u32,
-    /// Ops submitted and not yet completed (recv, send, shutdown, close).
-    pub inflight: u8,
-    /// Multishot recv is armed.
-    pub recv_armed: bool,
-    /// Reading was paused for backpressure (recv cancelled on purpose).
-    pub read_paused: bool,
-    /// An output op (send of `sending`, send of a part, splice) is in flight.
-    pub send_active: bool,
+    pub(crate) generation: u32,
+    pub(crate) receive: Receive,
+    pub(crate) output: Output,
+    pub(crate) phase: Phase,
     /// Queued in the worker's flush list for this loop turn.
-    pub dirty: bool,
-    /// After `out` is sent, close (Connection: close, error, draining).
-    pub close_after_flush: bool,
-    /// Write side shut down; reading and discarding until EOF or timeout.
-    pub lingering: bool,
-    /// The peer closed its side (recv returned 0).
-    pub peer_eof: bool,
-    /// Cancels issued; the close goes out when `inflight` reaches zero.
-    pub closing: bool,
-    /// The close op is in flight.
-    pub close_submitted: bool,
-    /// `100 Continue` already sent for the request being read.
-    pub continue_sent: bool,
-    /// Which read timeout applies.
-    pub waiting: Waiting,
-    /// Second (of the worker clock) at which the current timeout fires.
-    pub deadline: u32,
-    /// Bytes received but not yet consumed (a request split across reads).
-    pub inbuf: Vec<u8>,
-    /// Responses waiting for the next send.
-    pub out: Vec<u8>,
-    /// The buffer a send in flight reads: owned by the kernel until its CQE.
-    pub sending: Vec<u8>,
-    /// How much of `sending` the kernel has taken so far.
-    pub send_off: usize,
-    /// State of a chunked request body in progress.
-    pub chunked: Option<Box<ChunkedProgress>>,
-    /// Body parts sent outside the write buffer (large bodies, files).
-    pub outgoing: Option<Box<Outgoing>>,
-    /// Files being opened through the ring for the request at the front of
-    /// `inbuf`, which runs again when they are in the cache.
-    pub prefetch: Option<Box<crate::fs::prefetch::Prefetch>>,
-    /// A prefetch op is in flight.
-    pub prefetch_active: bool,
+    pub(crate) queued: bool,
+    /// When reading stalls too long: keep-alive, header, body or linger
+    /// timeout, whichever applies ([`HttpState::waiting`]).
+    pub(crate) read_deadline: Millis,
+    /// When the output op in flight has stalled too long.
+    pub(crate) send_deadline: Millis,
+    /// The earliest timer entry armed for this connection (0 = none).
+    pub(crate) timer_armed: Millis,
+    pub(crate) http: HttpState,
 }
 
 impl Conn {
     /// A freshly accepted connection on direct descriptor `fd`.
-    pub fn new(fd: u32, generation: u32, deadline: u32) -> Conn {
+    pub(crate) fn new(fd: u32, generation: u32, read_deadline: Millis) -> Conn {
         Conn {
             fd,
             generation,
-            inflight: 0,
-            recv_armed: false,
-            read_paused: false,
-            send_active: false,
-            dirty: false,
-            close_after_flush: false,
-            lingering: false,
-            peer_eof: false,
-            closing: false,
-            close_submitted: false,
-            continue_sent: false,
-            waiting: Waiting::Idle,
-            deadline,
-            inbuf: Vec::new(),
-            out: Vec::new(),
-            sending: Vec::new(),
-            send_off: 0,
-            chunked: None,
-            outgoing: None,
-            prefetch: None,
-            prefetch_active: false,
+            receive: Receive::Off,
+            output: Output::Idle,
+            phase: Phase::Open,
+            queued: false,
+            read_deadline,
+            send_deadline: NEVER,
+            timer_armed: 0,
+            http: HttpState::default(),
         }
+    }
+
+    /// No more requests are served: close once everything owed is sent.
+    pub(crate) fn end_after_flush(&mut self) {
+        if self.phase == Phase::Open {
+            self.phase = Phase::CloseAfterFlush;
+        }
+    }
+
+    /// Whether the connection may read and serve requests.
+    pub(crate) fn is_open(&self) -> bool {
+        self.phase == Phase::Open
+    }
+
+    /// Whether any op of the connection is in flight (its slot and memory
+    /// must stay until none is).
+    pub(crate) fn ops_in_flight(&self) -> bool {
+        let phase_op = match self.phase {
+            Phase::Lingering { shutdown_in_flight } => shutdown_in_flight,
+            Phase::Closing {
+                shutdown_in_flight,
+                close_in_flight,
+            } => shutdown_in_flight || close_in_flight,
+            _ => false,
+        };
+        phase_op
+            || self.receive.in_flight()
+            || !self.output.is_idle()
+            || self.http.file_op_in_flight()
     }
 
     /// Nothing received and unanswered, nothing waiting to be sent.
-    pub fn is_idle(&self) -> bool {
-        self.inbuf.is_empty()
-            && self.out.is_empty()
-            && !self.send_active
-            && self.chunked.is_none()
-            && self.outgoing.is_none()
-            && self.prefetch.is_none()
+    pub(crate) fn is_idle(&self) -> bool {
+        self.output.is_idle() && self.http.is_idle()
     }
 
-    /// Gives every buffer back to the pool (connection closing or idle).
-    pub fn release_buffers(&mut self, pool: &mut BufPool) {
-        if self.inbuf.is_empty() {
-            pool.put(std::mem::take(&mut self.inbuf));
+    /// When the connection's timer must fire next: the send deadline while
+    /// output is in flight, the read deadline while a request is being read
+    /// (or between requests, once nothing is owed), the linger deadline.
+    pub(crate) fn due(&self) -> Millis {
+        match self.phase {
+            Phase::Closing { .. } => return NEVER,
+            Phase::Lingering { .. } => return self.read_deadline,
+            Phase::Open | Phase::CloseAfterFlush => {}
         }
-        if self.out.is_empty() {
-            pool.put(std::mem::take(&mut self.out));
-        }
-        if !self.send_active && self.sending.is_empty() {
-            pool.put(std::mem::take(&mut self.sending));
+        let reading = matches!(self.http.waiting, Waiting::Head | Waiting::Body);
+        match (self.output.is_idle(), reading) {
+            (false, false) => self.send_deadline,
+            (false, true) => self.send_deadline.min(self.read_deadline),
+            (true, _) if self.http.pending.is_some() => NEVER,
+            (true, _) => self.read_deadline,
         }
     }
 }
@@ -169,7 +233,38 @@ mod tests {
     fn idle_means_nothing_pending() {
         let mut c = Conn::new(1, 1, 0);
         assert!(c.is_idle());
-        c.out.push(b'x');
+        c.http.out.push(b'x');
         assert!(!c.is_idle());
+    }
+
+    #[test]
+    fn ops_in_flight_follow_the_enums() {
+        let mut c = Conn::new(1, 1, 0);
+        assert!(!c.ops_in_flight());
+        c.receive = Receive::Paused { in_flight: true };
+        assert!(c.ops_in_flight());
+        c.receive = Receive::Ended;
+        c.phase = Phase::Closing {
+            shutdown_in_flight: false,
+            close_in_flight: false,
+        };
+        assert!(!c.ops_in_flight());
+        c.output = Output::Send(op::Send::new(1, vec![1]));
+        assert!(c.ops_in_flight());
+    }
+
+    #[test]
+    fn the_send_deadline_applies_while_sending_and_the_read_one_while_reading() {
+        let mut c = Conn::new(1, 1, 500);
+        assert_eq!(c.due(), 500);
+        c.send_deadline = 900;
+        c.output = Output::Send(op::Send::new(1, vec![1]));
+        assert_eq!(
+            c.due(),
+            900,
+            "keep-alive does not run while a response is sent"
+        );
+        c.http.waiting = Waiting::Body;
+        assert_eq!(c.due(), 500, "a body still arriving keeps its own deadline");
     }
 }

@@ -28,7 +28,6 @@ pub struct BufRing {
     ring_bytes: usize,
     buffers: Box<[u8]>,
     buf_size: u32,
-    entries: u16,
     mask: u16,
     /// Our copy of the tail; published to the kernel by [`BufRing::publish`].
     tail: u16,
@@ -75,7 +74,6 @@ impl BufRing {
             ring_bytes,
             buffers,
             buf_size,
-            entries,
             mask: entries - 1,
             tail: 0,
             published: 0,
@@ -96,11 +94,6 @@ impl BufRing {
     /// Buffer group id to name in recv SQEs.
     pub fn group(&self) -> u16 {
         self.group
-    }
-
-    /// Number of buffers in the ring.
-    pub fn entries(&self) -> u16 {
-        self.entries
     }
 
     /// The first `len` bytes the kernel wrote into buffer `bid`.

@@ -6,9 +6,10 @@
 //! [`crate::runtime`] pushes SQEs here and reaps CQEs from here, once per
 //! loop turn, with one `io_uring_enter` for both.
 
-pub mod buf_ring;
+pub(crate) mod buf_ring;
+pub(crate) mod op;
 mod setup;
-pub mod token;
+pub(crate) mod token;
 
 use std::collections::VecDeque;
 use std::io;
@@ -77,8 +78,13 @@ impl Ring {
     /// make room (the kernel answered EBUSY), the entry waits in the backlog.
     ///
     /// # Safety
-    /// Every buffer and fd the entry names must stay valid until its CQE is
-    /// reaped (the caller owns that memory for the op's whole life).
+    /// The one contract of every submission in this crate: every buffer and
+    /// descriptor `entry` names must stay valid, at the same address, until
+    /// the op's final CQE is reaped (for a multishot op, the one without
+    /// `F_MORE`; a cancelled op still answers with its own final CQE). Entries
+    /// are built by the types in [`op`], which own that memory; the caller
+    /// keeps the op value (in a connection's state, the worker or a job)
+    /// until that CQE, and never frees it earlier.
     pub unsafe fn push(&mut self, entry: squeue::Entry) {
         if !self.backlog.is_empty() {
             self.backlog.push_back(entry);

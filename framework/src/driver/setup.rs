@@ -4,7 +4,7 @@
 use std::fmt;
 use std::io;
 
-use io_uring::{opcode, register::Probe, IoUring};
+use io_uring::{register::Probe, IoUring};
 
 /// What a ring was set up with, for the startup log line.
 #[derive(Clone, Debug, Default)]
@@ -157,21 +157,14 @@ pub fn build(entries: u32, sqpoll: Option<u32>) -> Result<(IoUring, RingFeatures
     })))
 }
 
-/// Checks that every opcode the event loop uses exists.
+/// Checks that every opcode the event loop submits exists (the list comes
+/// from the op types, [`super::op::PROBED`]).
 fn probe(ring: &IoUring) -> Result<(), SetupError> {
     let mut probe = Probe::new();
     ring.submitter()
         .register_probe(&mut probe)
         .map_err(|_| SetupError::Unsupported("opcode probing (IORING_REGISTER_PROBE)"))?;
-    let needed: [(u8, &'static str); 6] = [
-        (opcode::AcceptMulti::CODE, "accept"),
-        (opcode::RecvMulti::CODE, "recv"),
-        (opcode::Send::CODE, "send"),
-        (opcode::Close::CODE, "close"),
-        (opcode::AsyncCancel::CODE, "async cancel"),
-        (opcode::Shutdown::CODE, "shutdown"),
-    ];
-    for (code, name) in needed {
+    for (code, name) in super::op::PROBED {
         if !probe.is_supported(code) {
             return Err(SetupError::Unsupported(name));
         }

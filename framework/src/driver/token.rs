@@ -13,7 +13,8 @@ pub enum Op {
     Accept = 1,
     /// Multishot recv of a connection, into the provided buffer ring.
     Recv = 2,
-    /// A send of a connection's write buffer.
+    /// A send of a connection's output: its write buffer, or a large body
+    /// part sent from where it lies.
     Send = 3,
     /// `shutdown(SHUT_WR)` before a lingering close.
     Shutdown = 4,
@@ -23,14 +24,12 @@ pub enum Op {
     Cancel = 6,
     /// Read of the worker's eventfd: the shutdown notice.
     Wake = 7,
-    /// A send straight from a body part's memory (no copy into `out`).
-    SendPart = 8,
     /// splice: file -> the connection's pipe.
     SpliceIn = 9,
     /// splice: the connection's pipe -> socket (linked after `SpliceIn`).
     SpliceOut = 10,
     /// A step of opening a file through the ring (openat2, statx, read).
-    Prefetch = 11,
+    FileOpen = 11,
 }
 
 impl Op {
@@ -43,10 +42,9 @@ impl Op {
             5 => Op::Close,
             6 => Op::Cancel,
             7 => Op::Wake,
-            8 => Op::SendPart,
             9 => Op::SpliceIn,
             10 => Op::SpliceOut,
-            11 => Op::Prefetch,
+            11 => Op::FileOpen,
             _ => return None,
         })
     }
@@ -118,10 +116,9 @@ mod tests {
             Op::Close,
             Op::Cancel,
             Op::Wake,
-            Op::SendPart,
             Op::SpliceIn,
             Op::SpliceOut,
-            Op::Prefetch,
+            Op::FileOpen,
         ] {
             for (slot, generation) in [(0, 0), (u32::MAX, GENERATION_MASK), (17, 99)] {
                 let t = Token::conn(op, slot, generation);

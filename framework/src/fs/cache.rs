@@ -118,7 +118,7 @@ struct Slot {
 
 /// A core's cache over one root directory.
 pub struct FileCache {
-    root: OwnedFd,
+    root: Rc<OwnedFd>,
     /// Whether siblings are looked up when a file is opened.
     precompressed: bool,
     ttl: Duration,
@@ -144,7 +144,7 @@ impl FileCache {
         }
         Ok(FileCache {
             // SAFETY: `fd` is a fresh descriptor nobody else owns.
-            root: unsafe { OwnedFd::from_raw_fd(fd) },
+            root: Rc::new(unsafe { OwnedFd::from_raw_fd(fd) }),
             precompressed,
             ttl,
             slots: HashMap::new(),
@@ -181,6 +181,11 @@ impl FileCache {
     /// The root directory's descriptor (the dirfd of every open beneath it).
     pub fn root_fd(&self) -> std::os::fd::RawFd {
         self.root.as_raw_fd()
+    }
+
+    /// The root directory, shared with the opens in flight beneath it.
+    pub(crate) fn root(&self) -> Rc<OwnedFd> {
+        self.root.clone()
     }
 
     /// Whether siblings are to be opened with each file.

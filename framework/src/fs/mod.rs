@@ -67,10 +67,11 @@ pub mod encoding;
 pub mod listing;
 pub mod mime;
 pub mod path;
-pub mod prefetch;
+pub(crate) mod prefetch;
 pub mod range;
 mod serve;
 
+pub(crate) use serve::CoreFiles;
 pub use serve::StaticFiles;
 
 /// The `Allow` header of a 405 from the file handler.

@@ -4,54 +4,62 @@
 //! For the path (and, for a regular file, its `.br`, `.zst`, `.gz` siblings)
 //! in turn: `openat2(root, path, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)`,
 //! then `statx` on the new descriptor, then for a small regular file a read of
-//! its bytes. The event loop submits [`Prefetch::sqe`] and feeds each result
-//! to [`Prefetch::complete`]; when it is done the results go into the cache
-//! ([`Prefetch::finish`]) and the request that missed runs again, now a hit.
+//! its bytes. The handler answers a miss with
+//! [`crate::handler::Pending::OpenFiles`]; the event loop submits
+//! [`Prefetch::submit`] and feeds each result to [`Prefetch::complete`]; when
+//! it is done the results go into the cache ([`Prefetch::finish`]) and the
+//! request that missed runs again, now a hit. Each step is an op of
+//! [`crate::driver::op`] that owns its path, buffers and descriptor while
+//! the kernel works.
 
 use std::cell::RefCell;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::rc::Rc;
 
-use io_uring::{opcode, squeue, types};
+use io_uring::squeue;
 
 use super::cache::{FileCache, FileStat, Opened};
 use super::encoding::Encoding;
+use crate::driver::op::{OpenAt2, Read, Statx};
 
-/// The step the current path is at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The ring op of the current step.
+enum FileOp {
+    Open(OpenAt2),
+    Stat(Statx),
+    Read(Read),
+}
+
+/// Where the job stands.
 enum Step {
-    Open,
-    Stat,
-    Read,
+    /// The op to submit next.
+    Ready(FileOp),
+    /// Submitted; owned here until its CQE.
+    InFlight(FileOp),
+    /// Every path is done.
+    Done,
 }
 
 /// Opening one cache miss: a path and its siblings, one ring op at a time.
-pub struct Prefetch {
+pub(crate) struct Prefetch {
     cache: Rc<RefCell<FileCache>>,
+    root: Rc<OwnedFd>,
     rel: Vec<u8>,
-    /// The path, then its siblings (NUL-terminated; named by the SQEs).
+    /// The path, then its siblings.
     paths: Vec<CString>,
     index: usize,
     step: Step,
-    /// Named by the openat2 SQE.
-    how: types::OpenHow,
-    /// Filled by the statx SQE.
-    statx: Box<libc::statx>,
-    fd: Option<OwnedFd>,
     stat: Option<FileStat>,
-    /// Filled by the read SQEs (allocated at full size before the first).
-    buf: Vec<u8>,
-    filled: usize,
     results: Vec<Opened>,
 }
 
 impl Prefetch {
-    /// Prepares opening `rel` beneath `cache`'s root.
-    /// `precompressed`: whether to open the siblings too (the cache's
-    /// setting; passed in because the caller holds the cache borrowed).
+    /// Prepares opening `rel` beneath `root`, `cache`'s root.
+    /// `root` and `precompressed` (the cache's setting) are passed in
+    /// because the caller holds the cache borrowed.
     pub(crate) fn new(
         cache: Rc<RefCell<FileCache>>,
+        root: Rc<OwnedFd>,
         rel: &[u8],
         precompressed: bool,
     ) -> Option<Box<Prefetch>> {
@@ -64,136 +72,133 @@ impl Prefetch {
                 paths.push(CString::new(name).ok()?);
             }
         }
-        let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY;
-        Some(Box::new(Prefetch {
+        let mut job = Box::new(Prefetch {
             cache,
+            root,
             rel: rel.to_vec(),
             paths,
             index: 0,
-            step: Step::Open,
-            how: types::OpenHow::new()
-                .flags(flags as u64)
-                .resolve(libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS),
-            // SAFETY: statx is plain old data; all zeroes is a valid value.
-            statx: Box::new(unsafe { std::mem::zeroed() }),
-            fd: None,
+            step: Step::Done,
             stat: None,
-            buf: Vec::new(),
-            filled: 0,
             results: Vec::new(),
-        }))
+        });
+        job.step = Step::Ready(job.open_op());
+        Some(job)
     }
 
-    /// The SQE for the current step. Every pointer in it names memory owned
-    /// by this boxed Prefetch (path, open_how, statx buffer, read buffer),
-    /// which the connection keeps until the CQE has come back.
-    pub(crate) fn sqe(&mut self) -> squeue::Entry {
-        match self.step {
-            Step::Open => {
-                let root = self.cache.borrow().root_fd();
-                opcode::OpenAt2::new(types::Fd(root), self.paths[self.index].as_ptr(), &self.how)
-                    .build()
-            }
-            Step::Stat => {
-                let fd = self.fd.as_ref().expect("opened").as_raw_fd();
-                opcode::Statx::new(
-                    types::Fd(fd),
-                    c"".as_ptr(),
-                    (&mut *self.statx as *mut libc::statx).cast::<types::statx>(),
-                )
-                .flags(libc::AT_EMPTY_PATH)
-                .mask(libc::STATX_BASIC_STATS)
-                .build()
-            }
-            Step::Read => {
-                let fd = self.fd.as_ref().expect("opened").as_raw_fd();
-                let rest = &mut self.buf[self.filled..];
-                opcode::Read::new(
-                    types::Fd(fd),
-                    rest.as_mut_ptr(),
-                    rest.len().min(u32::MAX as usize) as u32,
-                )
-                .offset(self.filled as u64)
-                .build()
-            }
-        }
+    fn open_op(&self) -> FileOp {
+        let resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+        FileOp::Open(OpenAt2::new(
+            self.root.clone(),
+            self.paths[self.index].clone(),
+            resolve,
+        ))
     }
 
-    /// Takes the result of the last SQE; true when every path is done.
+    /// Whether an op is in flight.
+    pub(crate) fn in_flight(&self) -> bool {
+        matches!(self.step, Step::InFlight(_))
+    }
+
+    /// Whether an op is ready to be submitted.
+    pub(crate) fn ready(&self) -> bool {
+        matches!(self.step, Step::Ready(_))
+    }
+
+    /// The entry of the next step; the op stays in this job until its CQE.
+    pub(crate) fn submit(&mut self, user_data: u64) -> Option<squeue::Entry> {
+        let Step::Ready(mut op) = std::mem::replace(&mut self.step, Step::Done) else {
+            return None;
+        };
+        let entry = match &mut op {
+            FileOp::Open(o) => o.entry(user_data),
+            FileOp::Stat(o) => o.entry(user_data),
+            FileOp::Read(o) => o.entry(user_data),
+        };
+        self.step = Step::InFlight(op);
+        Some(entry)
+    }
+
+    /// Takes the result of the op in flight; true when every path is done.
     pub(crate) fn complete(&mut self, res: i32) -> bool {
-        match self.step {
-            Step::Open if res < 0 => {
-                self.done(match -res {
+        let Step::InFlight(op) = std::mem::replace(&mut self.step, Step::Done) else {
+            return true;
+        };
+        let next = match op {
+            FileOp::Open(o) => match o.complete(res) {
+                Err(errno) => self.done(match errno {
                     libc::EACCES | libc::EPERM => Opened::Forbidden,
                     libc::EMFILE | libc::ENFILE | libc::ENOMEM => Opened::Unavailable,
                     _ => Opened::NotFound, // ENOENT, ENOTDIR, EXDEV (leaves the root), ELOOP...
-                })
-            }
-            Step::Open => {
-                // SAFETY: a successful openat2 CQE carries a new descriptor
-                // that nobody else owns.
-                self.fd = Some(unsafe { OwnedFd::from_raw_fd(res) });
-                self.step = Step::Stat;
-                false
-            }
-            Step::Stat if res < 0 => self.done(Opened::NotFound),
-            Step::Stat => {
-                let st = &*self.statx;
-                let kind = st.stx_mode as u32 & libc::S_IFMT;
-                if kind == libc::S_IFDIR {
-                    return self.done(Opened::Dir);
+                }),
+                Ok(fd) => Step::Ready(FileOp::Stat(Statx::new(fd))),
+            },
+            FileOp::Stat(o) => {
+                let (fd, st) = o.into_parts();
+                if res < 0 {
+                    self.done(Opened::NotFound)
+                } else {
+                    self.stat_done(fd, &st)
                 }
-                if kind != libc::S_IFREG {
-                    return self.done(Opened::NotFound); // fifos, devices, sockets
-                }
-                let stat = FileStat {
-                    size: st.stx_size,
-                    mtime_secs: st.stx_mtime.tv_sec.max(0) as u64,
-                    mtime_nanos: st.stx_mtime.tv_nsec.min(999_999_999),
-                    inode: st.stx_ino,
-                };
-                self.stat = Some(stat);
-                if stat.size > 0 && self.cache.borrow().wants_content(stat.size) {
-                    self.buf = vec![0; stat.size as usize];
-                    self.filled = 0;
-                    self.step = Step::Read;
-                    return false;
-                }
-                self.done_file(None)
             }
-            // A failed read: serve the file by splice instead of from memory.
-            Step::Read if res < 0 => self.done_file(None),
-            Step::Read => {
-                self.filled += res as usize;
-                if res > 0 && self.filled < self.buf.len() {
-                    return false; // short read: read the rest
+            FileOp::Read(mut o) => {
+                // A failed read: serve the file by splice instead of from memory.
+                if res < 0 {
+                    let (fd, _) = o.into_parts();
+                    self.done_file(fd, None)
+                } else if res > 0 && !o.advance(res as usize) {
+                    Step::Ready(FileOp::Read(o)) // short read: read the rest
+                } else {
+                    // Full, or EOF early (the file shrank): keep what is there.
+                    let (fd, buf) = o.into_parts();
+                    self.done_file(fd, Some(buf))
                 }
-                // EOF early: the file shrank meanwhile; keep what is there.
-                let mut buf = std::mem::take(&mut self.buf);
-                buf.truncate(self.filled);
-                self.done_file(Some(buf))
             }
-        }
+        };
+        self.step = next;
+        matches!(self.step, Step::Done)
     }
 
-    fn done_file(&mut self, content: Option<Vec<u8>>) -> bool {
-        let fd = self.fd.take().expect("opened");
-        let mut stat = self.stat.take().expect("statted");
+    fn stat_done(&mut self, fd: OwnedFd, st: &libc::statx) -> Step {
+        let kind = st.stx_mode as u32 & libc::S_IFMT;
+        if kind == libc::S_IFDIR {
+            return self.done(Opened::Dir);
+        }
+        if kind != libc::S_IFREG {
+            return self.done(Opened::NotFound); // fifos, devices, sockets
+        }
+        let stat = FileStat {
+            size: st.stx_size,
+            mtime_secs: st.stx_mtime.tv_sec.max(0) as u64,
+            mtime_nanos: st.stx_mtime.tv_nsec.min(999_999_999),
+            inode: st.stx_ino,
+        };
+        self.stat = Some(stat);
+        if stat.size > 0 && self.cache.borrow().wants_content(stat.size) {
+            return Step::Ready(FileOp::Read(Read::new(fd, stat.size as usize)));
+        }
+        self.done_file(fd, None)
+    }
+
+    fn done_file(&mut self, fd: OwnedFd, content: Option<Vec<u8>>) -> Step {
+        let mut stat = self.stat.take().expect("statted before read");
         if let Some(c) = &content {
             stat.size = c.len() as u64;
         }
         self.done(Opened::File { fd, stat, content })
     }
 
-    /// The current path is done with `result`; move to the next one.
-    fn done(&mut self, result: Opened) -> bool {
+    /// The current path is done with `result`: the next path's open, or done.
+    fn done(&mut self, result: Opened) -> Step {
         let is_file = matches!(result, Opened::File { .. });
         self.results.push(result);
-        self.fd = None;
-        self.step = Step::Open;
         self.index += 1;
         // Siblings only matter for a regular file.
-        self.index >= self.paths.len() || (self.index == 1 && !is_file)
+        if self.index >= self.paths.len() || (self.index == 1 && !is_file) {
+            Step::Done
+        } else {
+            Step::Ready(self.open_op())
+        }
     }
 
     /// Puts what was found into the cache.

@@ -18,7 +18,7 @@ use super::prefetch::Prefetch;
 use super::range::{self, RangeDecision};
 use super::{listing, mime, path};
 use crate::config::FilesSection;
-use crate::handler::{Body, FileRange, Part, Request, Response};
+use crate::handler::{Body, FileRange, Part, Pending, Reply, Request, Response};
 
 /// How many ranges one request may ask for before it gets the whole file.
 pub const MAX_RANGES: usize = 16;
@@ -132,7 +132,7 @@ struct Chosen {
 impl CoreFiles {
     /// Runs the pipeline for one request (GET or HEAD: the router answers 405
     /// for other methods).
-    pub(crate) fn serve(&self, req: &Request<'_>) -> Response {
+    pub(crate) fn serve(&self, req: &Request<'_>) -> Reply {
         // 2. and 3. Path, dotfiles.
         let raw = req.path().as_bytes();
         let rest = &raw[self.prefix_len.min(raw.len())..];
@@ -145,25 +145,27 @@ impl CoreFiles {
                 location.push('?');
                 location.push_str(q);
             }
-            return plain(StatusCode::MOVED_PERMANENTLY).header(header::LOCATION, location);
+            return plain(StatusCode::MOVED_PERMANENTLY)
+                .header(header::LOCATION, location)
+                .into();
         }
         // Borrowed from the request on the fast path: no allocation per hit.
         let (mut rel, trailing_slash): (Cow<'_, [u8]>, bool) = match fast_resolve(rest) {
             Some((rel, slash)) => (Cow::Borrowed(rel), slash),
             None => match path::resolve(rest, self.opts.dotfiles) {
                 Ok(r) => (Cow::Owned(r.rel), r.trailing_slash),
-                Err(e) => return plain(e.status()),
+                Err(e) => return plain(e.status()).into(),
             },
         };
         // 4. Open (cached).
         let mut cache = self.cache.borrow_mut();
         let file = match cache.lookup(&rel) {
             Lookup::File(f) if !trailing_slash || rel.is_empty() => f,
-            Lookup::File(_) => return plain(StatusCode::NOT_FOUND), // "/file.txt/"
-            Lookup::NotFound => return plain(StatusCode::NOT_FOUND),
-            Lookup::Forbidden => return plain(StatusCode::FORBIDDEN),
-            Lookup::Unavailable => return unavailable(),
-            Lookup::Miss => return self.prefetch(&rel),
+            Lookup::File(_) => return plain(StatusCode::NOT_FOUND).into(), // "/file.txt/"
+            Lookup::NotFound => return plain(StatusCode::NOT_FOUND).into(),
+            Lookup::Forbidden => return plain(StatusCode::FORBIDDEN).into(),
+            Lookup::Unavailable => return unavailable().into(),
+            Lookup::Miss => return self.prefetch(&cache, &rel),
             // 5. Directories.
             Lookup::Dir => {
                 if !trailing_slash {
@@ -177,7 +179,9 @@ impl CoreFiles {
                         &dir,
                         req.query().map(str::as_bytes),
                     ));
-                    return plain(StatusCode::MOVED_PERMANENTLY).header(header::LOCATION, location);
+                    return plain(StatusCode::MOVED_PERMANENTLY)
+                        .header(header::LOCATION, location)
+                        .into();
                 }
                 let dir_rel = rel.clone();
                 if !self.opts.index.is_empty() {
@@ -189,17 +193,17 @@ impl CoreFiles {
                 }
                 match (self.opts.index.is_empty(), cache.lookup(&rel)) {
                     (false, Lookup::File(f)) => f,
-                    (false, Lookup::Miss) => return self.prefetch(&rel),
-                    (false, Lookup::Unavailable) => return unavailable(),
-                    _ if self.opts.listing => return self.listing(&cache, &dir_rel),
-                    _ => return plain(StatusCode::NOT_FOUND),
+                    (false, Lookup::Miss) => return self.prefetch(&cache, &rel),
+                    (false, Lookup::Unavailable) => return unavailable().into(),
+                    _ if self.opts.listing => return self.listing(&cache, &dir_rel).into(),
+                    _ => return plain(StatusCode::NOT_FOUND).into(),
                 }
             }
         };
         drop(cache);
         // 6. Precompressed sibling.
         let chosen = choose_sibling(file, req);
-        self.respond(req, chosen)
+        self.respond(req, chosen).into()
     }
 
     fn respond(&self, req: &Request<'_>, chosen: Chosen) -> Response {
@@ -305,14 +309,15 @@ impl CoreFiles {
 
     /// A cache miss: the event loop opens `rel` through the ring, then runs
     /// the request again.
-    fn prefetch(&self, rel: &[u8]) -> Response {
-        match Prefetch::new(self.cache.clone(), rel, self.opts.precompressed) {
-            Some(p) => {
-                let mut r = Response::new(StatusCode::OK);
-                r.prefetch = Some(p);
-                r
-            }
-            None => plain(StatusCode::NOT_FOUND),
+    fn prefetch(&self, cache: &FileCache, rel: &[u8]) -> Reply {
+        match Prefetch::new(
+            self.cache.clone(),
+            cache.root(),
+            rel,
+            self.opts.precompressed,
+        ) {
+            Some(p) => Reply::Pending(Pending::OpenFiles(p)),
+            None => plain(StatusCode::NOT_FOUND).into(),
         }
     }
 

@@ -7,9 +7,11 @@
 //! blanket impls for different closure shapes (`Fn(&Request)`, `Fn()`, and
 //! async handlers later) from overlapping, as axum does.
 
+mod reply;
 mod request;
 mod response;
 
+pub(crate) use reply::{Pending, Reply};
 pub use request::Request;
 pub use response::{Body, FileRange, IntoResponse, Part, Response};
 
@@ -50,10 +52,10 @@ where
 }
 
 /// A type-erased handler, as stored in the router.
-pub(crate) type BoxedHandler = Box<dyn Fn(&Request<'_>) -> Response>;
+pub(crate) type BoxedHandler = Box<dyn Fn(&Request<'_>) -> Reply>;
 
 fn boxed<H: Handler<M>, M>(h: H) -> BoxedHandler {
-    Box::new(move |req: &Request<'_>| h.call(req))
+    Box::new(move |req: &Request<'_>| Reply::Ready(h.call(req)))
 }
 
 /// The handlers of one path, by method. Made with [`get`], [`post`] ... and
@@ -96,6 +98,12 @@ impl MethodRouter {
     /// Adds a handler for any method, including extension methods.
     pub fn on<H: Handler<M>, M>(mut self, method: Method, handler: H) -> MethodRouter {
         self.handlers.push((method, boxed(handler)));
+        self
+    }
+
+    /// Adds a crate-internal handler that may answer later ([`Reply::Pending`]).
+    pub(crate) fn on_reply(mut self, method: Method, handler: BoxedHandler) -> MethodRouter {
+        self.handlers.push((method, handler));
         self
     }
 }

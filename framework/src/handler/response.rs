@@ -132,9 +132,6 @@ pub struct Response {
     /// Set when a header given to the builder was invalid: the response is
     /// replaced by a 500 rather than sending a malformed or injected header.
     pub(crate) invalid: bool,
-    /// Not a response yet: files to open through the ring, after which the
-    /// request runs again (the static file handler's cache miss).
-    pub(crate) prefetch: Option<Box<crate::fs::prefetch::Prefetch>>,
 }
 
 impl Default for Response {
@@ -152,7 +149,6 @@ impl Response {
             headers: Vec::new(),
             body: Body::Empty,
             invalid: false,
-            prefetch: None,
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod exchange;
 mod signals;
+pub(crate) mod timer;
 mod worker;
 
 use std::net::SocketAddr;
@@ -20,7 +21,7 @@ use crate::config::{Config, ExampleCli};
 use crate::error::{Error, Result};
 use crate::http::head::Limits;
 use crate::net;
-use exchange::Exchange;
+use exchange::{Exchange, ReadTimeouts};
 use worker::{Worker, WorkerSetup};
 
 /// The index of a worker (and so of the core it is pinned to, in the order
@@ -257,7 +258,12 @@ fn run_worker(
             max_headers: cfg.limits.max_headers,
             max_body: cfg.limits.max_body,
         };
-        let mut ex = Exchange::new(app, limits, &cfg.server.server_header, index);
+        let timeouts = ReadTimeouts {
+            keepalive: cfg.timeouts.keepalive(),
+            header: cfg.timeouts.header(),
+            body: cfg.timeouts.body(),
+        };
+        let mut ex = Exchange::new(app, limits, &cfg.server.server_header, index, timeouts);
         ex.access_log = access_log;
         Worker::new(setup, ex)
     })();

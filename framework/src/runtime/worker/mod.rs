@@ -1,64 +1,89 @@
 //! The per-core event loop: one thread, one ring, one listener, its
-//! connections. Each turn: flush (one send per dirty connection, re-arm
+//! connections. Each turn: flush (one send per queued connection, re-arm
 //! recvs, publish recycled buffers), one `io_uring_enter` that submits and
-//! waits, then handle every completion; once a second, the tick (Date, timeouts).
+//! waits (never past the earliest timer), then handle every completion and
+//! fire the timers that are due.
+//!
+//! The connection's ring side lives in `receive.rs` (recv, backpressure),
+//! `output.rs` (sends, body parts, splices), `files.rs` (file opens for a
+//! pending answer) and `close.rs` (linger, cancel, close); the bytes in
+//! between are the exchange's ([`super::exchange`]).
 
-use std::os::fd::{AsRawFd, OwnedFd};
+mod close;
+mod files;
+mod output;
+mod receive;
+
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use io_uring::{opcode, squeue, types};
+use io_uring::squeue;
 use slab::Slab;
 use tracing::{debug, warn};
 
 use crate::config::Config;
-use crate::conn::{Conn, Waiting};
+use crate::conn::{Conn, Phase, Waiting, NEVER};
 use crate::driver::buf_ring::BufRing;
+use crate::driver::op::{AcceptMulti, Cancel, EventfdRead, Pipe};
 use crate::driver::token::{Op, Token, GENERATION_MASK};
 use crate::driver::{Completion, Ring};
 use crate::error::{Error, Result};
-use crate::http::encode;
-use crate::runtime::exchange::{Exchange, OUT_HIGH_WATER};
-
-mod output;
-mod prefetch;
+use crate::runtime::exchange::Exchange;
+use crate::runtime::timer::{Clock, Millis, TimerKey, Timers};
 
 /// The provided buffer group every recv of this core draws from.
 const BUF_GROUP: u16 = 0;
 /// If the drain has not finished this long after its deadline, stop anyway.
 const DRAIN_GRACE: Duration = Duration::from_secs(1);
+/// The longest the loop sleeps without a timer due (drain checks, Date).
+const MAX_WAIT: Duration = Duration::from_secs(1);
 
 /// Everything a worker is handed by the main thread.
-pub struct WorkerSetup {
-    pub index: usize,
-    pub listener: OwnedFd,
-    pub wake: OwnedFd,
-    pub config: Arc<Config>,
+pub(crate) struct WorkerSetup {
+    pub(crate) index: usize,
+    pub(crate) listener: OwnedFd,
+    pub(crate) wake: OwnedFd,
+    pub(crate) config: Arc<Config>,
+}
+
+/// The core's listener and its multishot accept.
+enum Accept {
+    /// Multishot accept in flight.
+    Armed(AcceptMulti),
+    /// Not in flight; armed again at the next flush.
+    Off(AcceptMulti),
+    /// The descriptor table was full; armed again when a connection closes.
+    Starved(AcceptMulti),
+    /// Draining: cancelled; the listener closes with its final CQE.
+    Cancelling(AcceptMulti),
+    /// Listener closed.
+    Closed,
 }
 
 /// A core's event loop state. Field order matters for drop: the ring goes
-/// before the buffer ring whose memory it names.
-pub struct Worker {
+/// before the buffer ring, the listener and the ops whose memory it names.
+pub(crate) struct Worker {
     ring: Ring,
     bufs: BufRing,
     conns: Slab<Conn>,
     ex: Exchange,
     config: Arc<Config>,
-    listener: Option<OwnedFd>,
-    accept_armed: bool,
-    /// Accept stopped because the descriptor table was full; re-arm on a close.
-    accept_starved: bool,
-    wake: OwnedFd,
-    /// The eventfd read lands here: owned by the kernel while the read is armed.
-    wake_buf: Box<u64>,
+    accept: Accept,
+    /// The shutdown notice's read; in flight for the worker's whole life.
+    wake: EventfdRead,
     /// Pipes for splicing files, reused.
-    pipes: Vec<crate::conn::Pipe>,
+    pipes: Vec<Pipe>,
     next_generation: u32,
-    dirty: Vec<u32>,
+    /// Connections with something to send (or to close) this turn.
+    flush_list: Vec<u32>,
+    /// Connections whose recv is to be armed again this turn.
     rearm: Vec<u32>,
     completions: Vec<Completion>,
-    started: Instant,
-    now: u32,
+    clock: Clock,
+    /// The clock at the start of this turn's completions.
+    now: Millis,
+    timers: Timers,
     draining: bool,
     drain_deadline: Option<Instant>,
 }
@@ -66,7 +91,7 @@ pub struct Worker {
 impl Worker {
     /// Sets up the ring, its registrations and the first ops; returns the
     /// worker and its ring's feature line.
-    pub fn new(setup: WorkerSetup, ex: Exchange) -> Result<(Worker, String)> {
+    pub(crate) fn new(setup: WorkerSetup, ex: Exchange) -> Result<(Worker, String)> {
         let cfg = setup.config;
         let sqpoll = cfg.ring.sqpoll.then_some(cfg.ring.sqpoll_idle_ms);
         let ring = Ring::new(cfg.ring.entries, sqpoll)?;
@@ -88,47 +113,57 @@ impl Worker {
             conns: Slab::with_capacity(1024.min(max_conns as usize)),
             ex,
             config: cfg,
-            listener: Some(setup.listener),
-            accept_armed: false,
-            accept_starved: false,
-            wake: setup.wake,
-            wake_buf: Box::new(0),
+            accept: Accept::Off(AcceptMulti::new(setup.listener)),
+            wake: EventfdRead::new(setup.wake),
             pipes: Vec::new(),
             next_generation: 1,
-            dirty: Vec::new(),
+            flush_list: Vec::new(),
             rearm: Vec::new(),
             completions: Vec::with_capacity(1024),
-            started: Instant::now(),
+            clock: Clock::new(),
             now: 0,
+            timers: Timers::new(),
             draining: false,
             drain_deadline: None,
         };
         worker.ex.date.refresh(SystemTime::now());
-        worker.arm_accept();
-        worker.arm_wake();
+        let entry = worker.wake.entry(Token::worker(Op::Wake).encode());
+        worker.push(entry);
         Ok((worker, features))
     }
 
     /// Runs until drained.
-    pub fn run(mut self) -> Result<()> {
+    pub(crate) fn run(mut self) -> Result<()> {
         loop {
             self.flush();
             if self.finished() {
                 return Ok(());
             }
-            let wait = Duration::from_millis(
-                1000 - (self.started.elapsed().subsec_millis() as u64).min(999),
-            );
+            let wait = self.wait_time();
             self.ring
                 .submit_and_wait(wait)
                 .map_err(|e| Error::Io(format!("io_uring_enter on core {}", self.ex.core), e))?;
             let mut completions = std::mem::take(&mut self.completions);
             self.ring.reap(&mut completions);
+            // Read after the wait: deadlines set from it are never early.
+            self.now = self.clock.now();
+            self.ex.date.refresh(SystemTime::now());
             for c in &completions {
                 self.on_completion(*c);
             }
             self.completions = completions;
-            self.tick();
+            self.fire_timers();
+        }
+    }
+
+    /// Until the earliest timer (at least 1 ms when one is due), at most
+    /// [`MAX_WAIT`].
+    fn wait_time(&self) -> Duration {
+        let now = self.clock.now();
+        match self.timers.next() {
+            Some(at) if at <= now => Duration::from_millis(1).min(MAX_WAIT),
+            Some(at) => Duration::from_millis(at - now).min(MAX_WAIT),
+            None => MAX_WAIT,
         }
     }
 
@@ -136,7 +171,7 @@ impl Worker {
         if !self.draining {
             return false;
         }
-        if self.conns.is_empty() && !self.accept_armed {
+        if self.conns.is_empty() && matches!(self.accept, Accept::Closed) {
             return true;
         }
         match self.drain_deadline {
@@ -155,128 +190,78 @@ impl Worker {
     // ---- submissions -------------------------------------------------------
 
     fn push(&mut self, entry: squeue::Entry) {
-        // SAFETY: every entry built in this file names either memory owned by
-        // a Conn in `self.conns` (which is only removed after its last op's
-        // CQE, see `on_close`), `self.wake_buf` (boxed, lives as long as the
-        // worker), or fds owned by the worker; none is freed before its CQE.
+        // SAFETY: every entry pushed by the worker is built by an op of
+        // `driver::op` that is kept until its final CQE: in a `Conn` (whose
+        // slot is freed only on its close CQE, which is submitted only once
+        // `Conn::ops_in_flight` is false), in `self.accept` (dropped on its
+        // final CQE or with the worker, after the ring), or `self.wake`
+        // (lives as long as the worker, dropped after the ring).
         unsafe { self.ring.push(entry) }
     }
 
-    fn arm_accept(&mut self) {
-        let Some(listener) = &self.listener else {
-            return;
-        };
-        let entry = opcode::AcceptMulti::new(types::Fd(listener.as_raw_fd()))
-            .allocate_file_index(true)
-            .build()
-            .user_data(Token::worker(Op::Accept).encode());
-        self.push(entry);
-        self.accept_armed = true;
-    }
-
-    fn arm_wake(&mut self) {
-        let ptr = (&mut *self.wake_buf as *mut u64).cast::<u8>();
-        let entry = opcode::Read::new(types::Fd(self.wake.as_raw_fd()), ptr, 8)
-            .build()
-            .user_data(Token::worker(Op::Wake).encode());
-        self.push(entry);
-    }
-
-    fn arm_recv(&mut self, slot: u32) {
-        let group = self.bufs.group();
-        let Some(conn) = self.conns.get_mut(slot as usize) else {
-            return;
-        };
-        if conn.recv_armed || conn.closing || conn.read_paused {
-            return;
-        }
-        conn.recv_armed = true;
-        conn.inflight += 1;
-        let entry = opcode::RecvMulti::new(types::Fixed(conn.fd), group)
-            .build()
-            .user_data(Token::conn(Op::Recv, slot, conn.generation).encode());
-        self.push(entry);
-    }
-
     fn cancel(&mut self, target: Token) {
-        let entry = opcode::AsyncCancel::new(target.encode())
-            .build()
-            .user_data(Token::worker(Op::Cancel).encode());
+        let entry = Cancel::entry(target.encode(), Token::worker(Op::Cancel).encode());
         self.push(entry);
     }
 
-    fn mark_dirty(&mut self, slot: u32) {
+    /// Queues the connection for this turn's flush.
+    fn queue(&mut self, slot: u32) {
         if let Some(conn) = self.conns.get_mut(slot as usize) {
-            if !conn.dirty {
-                conn.dirty = true;
-                self.dirty.push(slot);
+            if !conn.queued {
+                conn.queued = true;
+                self.flush_list.push(slot);
             }
         }
     }
 
-    /// Once per loop turn: start sends, re-arm recvs, give buffers back.
+    /// Makes sure the connection's timer fires when it is due.
+    fn arm_timer(&mut self, slot: u32) {
+        let Some(conn) = self.conns.get_mut(slot as usize) else {
+            return;
+        };
+        let due = conn.due();
+        if due != NEVER {
+            let key = TimerKey {
+                slot,
+                generation: conn.generation,
+            };
+            self.timers.ensure(key, due, &mut conn.timer_armed);
+        }
+    }
+
+    /// Once per loop turn: start sends, re-arm recvs, give buffers back,
+    /// re-arm accept.
     fn flush(&mut self) {
-        let mut dirty = std::mem::take(&mut self.dirty);
-        for slot in dirty.drain(..) {
+        let mut list = std::mem::take(&mut self.flush_list);
+        for slot in list.drain(..) {
             self.flush_conn(slot);
         }
-        self.dirty = dirty;
+        self.flush_list = list;
         let mut rearm = std::mem::take(&mut self.rearm);
         for slot in rearm.drain(..) {
             self.arm_recv(slot);
         }
         self.rearm = rearm;
         self.bufs.publish();
-        if !self.accept_armed && !self.accept_starved && !self.draining {
-            self.arm_accept();
+        if !self.draining && matches!(self.accept, Accept::Off(_)) {
+            let mut entry = None;
+            self.move_accept(|a| match a {
+                Accept::Off(op) => {
+                    entry = Some(op.entry(Token::worker(Op::Accept).encode()));
+                    Accept::Armed(op)
+                }
+                other => other,
+            });
+            if let Some(entry) = entry {
+                self.push(entry);
+            }
         }
     }
 
-    fn flush_conn(&mut self, slot: u32) {
-        let Some(conn) = self.conns.get_mut(slot as usize) else {
-            return;
-        };
-        conn.dirty = false;
-        if conn.closing {
-            return;
-        }
-        if conn.prefetch.is_some() && !conn.prefetch_active {
-            self.submit_prefetch(slot);
-        }
-        let conn = &mut self.conns[slot as usize];
-        if conn.send_active {
-            return;
-        }
-        if !conn.out.is_empty() {
-            std::mem::swap(&mut conn.out, &mut conn.sending);
-            conn.send_off = 0;
-            self.submit_send(slot);
-        } else if conn.outgoing.is_some() {
-            self.start_part(slot);
-        } else if conn.close_after_flush && conn.prefetch.is_none() {
-            self.finish_close(slot);
-        }
-    }
-
-    fn submit_send(&mut self, slot: u32) {
-        let send_secs = self.config.timeouts.send_secs as u32;
-        let now = self.now;
-        let conn = &mut self.conns[slot as usize];
-        let pending = &conn.sending[conn.send_off..];
-        // The kernel reads `conn.sending` until the CQE; nothing touches that
-        // Vec meanwhile (new output goes to `conn.out`, see the trap in DESIGN.md).
-        let entry = opcode::Send::new(
-            types::Fixed(conn.fd),
-            pending.as_ptr(),
-            pending.len().min(u32::MAX as usize) as u32,
-        )
-        .flags(libc::MSG_NOSIGNAL)
-        .build()
-        .user_data(Token::conn(Op::Send, slot, conn.generation).encode());
-        conn.send_active = true;
-        conn.inflight += 1;
-        conn.deadline = now + send_secs;
-        self.push(entry);
+    /// Moves the accept state on (the op moves between variants).
+    fn move_accept(&mut self, f: impl FnOnce(Accept) -> Accept) {
+        let state = std::mem::replace(&mut self.accept, Accept::Closed);
+        self.accept = f(state);
     }
 
     // ---- completions -------------------------------------------------------
@@ -286,41 +271,43 @@ impl Worker {
             return;
         };
         match token.op {
-            Op::Accept => self.on_accept(c),
-            Op::Wake => self.on_wake(c),
-            Op::Cancel => {}
-            _ => {
-                let live = self
-                    .conns
-                    .get(token.slot as usize)
-                    .is_some_and(|conn| conn.generation == token.generation);
-                if !live {
-                    // A CQE for a connection that is gone: return its buffer.
-                    if let Some(bid) = c.buffer_id() {
-                        self.bufs.recycle(bid);
-                    }
-                    return;
-                }
-                match token.op {
-                    Op::Recv => self.on_recv(token.slot, c),
-                    Op::Send => self.on_send(token.slot, c),
-                    Op::SendPart => self.on_send_part(token.slot, c),
-                    Op::SpliceIn => self.on_splice_in(token.slot, c),
-                    Op::SpliceOut => self.on_splice_out(token.slot, c),
-                    Op::Prefetch => self.on_prefetch(token.slot, c),
-                    Op::Shutdown => {
-                        self.conns[token.slot as usize].inflight -= 1;
-                        self.op_done(token.slot);
-                    }
-                    _ => self.on_close(token.slot),
-                }
-            }
+            Op::Accept => return self.on_accept(c),
+            Op::Wake => return self.on_wake(c),
+            Op::Cancel => return,
+            _ => {}
         }
+        let slot = token.slot;
+        let live = self
+            .conns
+            .get(slot as usize)
+            .is_some_and(|conn| conn.generation == token.generation);
+        if !live {
+            // A CQE for a connection that is gone: return its buffer.
+            if let Some(bid) = c.buffer_id() {
+                self.bufs.recycle(bid);
+            }
+            return;
+        }
+        match token.op {
+            Op::Recv => self.on_recv(slot, c),
+            Op::Send => self.on_send(slot, c),
+            Op::SpliceIn => self.on_splice_in(slot, c),
+            Op::SpliceOut => self.on_splice_out(slot, c),
+            Op::FileOpen => self.on_file_op(slot, c),
+            Op::Shutdown => self.on_shutdown(slot),
+            Op::Close => return self.on_close(slot),
+            Op::Accept | Op::Wake | Op::Cancel => {}
+        }
+        self.arm_timer(slot);
     }
 
     fn on_accept(&mut self, c: Completion) {
         if !c.more() {
-            self.accept_armed = false;
+            self.move_accept(|a| match a {
+                Accept::Armed(op) => Accept::Off(op),
+                Accept::Cancelling(_) => Accept::Closed, // the listener closes here
+                other => other,
+            });
         }
         if c.result < 0 {
             match -c.result {
@@ -331,7 +318,10 @@ impl Worker {
                         "connection table full ({} per worker): new connections wait",
                         self.config.server.max_connections
                     );
-                    self.accept_starved = true;
+                    self.move_accept(|a| match a {
+                        Accept::Off(op) => Accept::Starved(op),
+                        other => other,
+                    });
                 }
                 e => debug!(
                     core = self.ex.core,
@@ -339,20 +329,18 @@ impl Worker {
                     std::io::Error::from_raw_os_error(e)
                 ),
             }
-            if !self.accept_armed && self.draining {
-                self.listener = None;
-            }
             return;
         }
         let fd = c.result as u32;
         let generation = self.next_generation;
         self.next_generation = (self.next_generation + 1) & GENERATION_MASK;
-        let deadline = self.now + self.config.timeouts.header_secs as u32;
+        let deadline = Clock::deadline(self.now, self.config.timeouts.header());
         let slot = self.conns.insert(Conn::new(fd, generation, deadline)) as u32;
         if self.draining {
             self.begin_close(slot);
         } else {
             self.arm_recv(slot);
+            self.arm_timer(slot);
         }
     }
 
@@ -365,236 +353,24 @@ impl Worker {
         }
     }
 
-    fn on_recv(&mut self, slot: u32, c: Completion) {
-        let conn = &mut self.conns[slot as usize];
-        if !c.more() {
-            conn.recv_armed = false;
-            conn.inflight -= 1;
-        }
-        if c.result < 0 {
-            match -c.result {
-                // ENOBUFS: the buffer ring ran dry (load, not an error).
-                // ECANCELED: a pause for backpressure, which may already be
-                // over: arm_recv re-checks closing and read_paused.
-                libc::ENOBUFS | libc::ECANCELED => {
-                    if !c.more() {
-                        self.rearm.push(slot);
-                    }
-                }
-                e => return self.conn_failed(slot, "recv", e),
-            }
-            self.op_done(slot);
-            return;
-        }
-        if c.result == 0 {
-            conn.peer_eof = true;
-            if conn.lingering || conn.is_idle() || conn.close_after_flush {
-                self.begin_close(slot);
-            } else if conn.prefetch.is_none()
-                && conn.outgoing.is_none()
-                && conn.out.len() < OUT_HIGH_WATER
-            {
-                // Nothing held back: what is left in inbuf is a request that
-                // can no longer complete. Answer what has arrived, then close.
-                conn.inbuf.clear();
-                self.ex.drop_chunked(conn);
-                conn.close_after_flush = true;
-                self.mark_dirty(slot);
-            }
-            // Else requests are still held (backpressure, a file being
-            // opened): output_progress closes once they are answered.
-            self.op_done(slot);
-            return;
-        }
-        let Some(bid) = c.buffer_id() else {
-            self.op_done(slot);
-            return;
-        };
-        if !(conn.lingering || conn.closing || conn.close_after_flush) {
-            let data = self.bufs.filled(bid, c.result as usize);
-            receive(&mut self.ex, conn, data, self.now, &self.config);
-            if !conn.out.is_empty() || conn.close_after_flush || conn.prefetch.is_some() {
-                self.mark_dirty(slot);
-            }
-            let conn = &mut self.conns[slot as usize];
-            if conn.inbuf.len() > OUT_HIGH_WATER && conn.recv_armed && !conn.read_paused {
-                // Backpressure: the peer sends faster than it reads.
-                conn.read_paused = true;
-                let t = Token::conn(Op::Recv, slot, conn.generation);
-                self.cancel(t);
-            }
-        }
-        self.bufs.recycle(bid);
-        let conn = &self.conns[slot as usize];
-        if !c.more() && !conn.closing && !conn.read_paused {
-            self.rearm.push(slot);
-        }
-    }
-
-    /// An op of the connection failed (peer gone, reset): log at debug, end
-    /// the connection.
-    pub(super) fn conn_failed(&mut self, slot: u32, what: &str, errno: i32) {
-        debug!(
-            core = self.ex.core,
-            "{what} failed: {}",
-            std::io::Error::from_raw_os_error(errno)
-        );
-        self.begin_close(slot);
-        self.op_done(slot);
-    }
-
-    fn on_send(&mut self, slot: u32, c: Completion) {
-        let conn = &mut self.conns[slot as usize];
-        conn.send_active = false;
-        conn.inflight -= 1;
-        if c.result < 0 {
-            self.conn_failed(slot, "send", -c.result);
-            return;
-        }
-        conn.send_off += c.result as usize;
-        if conn.send_off < conn.sending.len() && !conn.closing {
-            self.submit_send(slot); // partial write: send the rest
-            return;
-        }
-        conn.sending.clear();
-        conn.send_off = 0;
-        if conn.closing {
-            self.op_done(slot);
-            return;
-        }
-        self.output_progress(slot);
-    }
-
-    /// An output op finished and nothing of it is left to resend: start the
-    /// next thing to send, or serve requests held back, or go idle.
-    fn output_progress(&mut self, slot: u32) {
-        let now = self.now;
-        let keepalive = self.config.timeouts.keepalive_secs as u32;
-        let conn = &mut self.conns[slot as usize];
-        if conn.outgoing.is_some() {
-            self.mark_dirty(slot);
-            return;
-        }
-        // Requests held back by backpressure are served now.
-        if !conn.inbuf.is_empty() && !conn.close_after_flush {
-            let input = std::mem::take(&mut conn.inbuf);
-            let served = self.ex.serve(conn, &input);
-            conn.inbuf = input;
-            conn.inbuf.drain(..served.consumed);
-        }
-        if conn.peer_eof && conn.prefetch.is_none() && conn.outgoing.is_none() {
-            conn.close_after_flush = true; // nothing more can arrive
-        }
-        if conn.read_paused && conn.inbuf.len() <= OUT_HIGH_WATER {
-            conn.read_paused = false;
-            self.rearm.push(slot);
-        }
-        let conn = &mut self.conns[slot as usize];
-        if !conn.out.is_empty() || conn.close_after_flush || conn.prefetch.is_some() {
-            self.mark_dirty(slot);
-        } else if conn.is_idle() {
-            conn.release_buffers(&mut self.ex.pool);
-            conn.waiting = Waiting::Idle;
-            conn.deadline = now + keepalive;
-            if self.draining {
-                self.begin_close(slot);
-            }
-        }
-    }
-
-    fn on_close(&mut self, slot: u32) {
-        let mut conn = self.conns.remove(slot as usize);
-        self.ex.drop_chunked(&mut conn);
-        self.recycle_pipe(conn.outgoing.take());
-        conn.inbuf.clear();
-        conn.out.clear();
-        conn.sending.clear();
-        conn.release_buffers(&mut self.ex.pool);
-        if self.accept_starved {
-            self.accept_starved = false;
-        }
-    }
-
-    /// An op of `slot` finished: if the connection is closing and this was its
-    /// last op, the close goes out now.
-    fn op_done(&mut self, slot: u32) {
-        let conn = &mut self.conns[slot as usize];
-        if conn.closing && conn.inflight == 0 && !conn.close_submitted {
-            conn.close_submitted = true;
-            conn.inflight = 1;
-            let entry = opcode::Close::new(types::Fixed(conn.fd))
-                .build()
-                .user_data(Token::conn(Op::Close, slot, conn.generation).encode());
-            self.push(entry);
-        }
-    }
-
-    // ---- closing -----------------------------------------------------------
-
-    /// Everything is sent and the connection should end: shut down the write
-    /// side and linger (discarding input) so a peer still sending does not get
-    /// a reset that destroys the response it has not read yet.
-    fn finish_close(&mut self, slot: u32) {
-        let linger = self.config.timeouts.linger_secs as u32;
-        let now = self.now;
-        let conn = &mut self.conns[slot as usize];
-        if conn.peer_eof || conn.lingering {
-            self.begin_close(slot);
-            return;
-        }
-        conn.lingering = true;
-        conn.read_paused = false;
-        conn.deadline = now + linger;
-        conn.inflight += 1;
-        let entry = opcode::Shutdown::new(types::Fixed(conn.fd), libc::SHUT_WR)
-            .build()
-            .user_data(Token::conn(Op::Shutdown, slot, conn.generation).encode());
-        self.push(entry);
-        self.rearm.push(slot);
-    }
-
-    /// Cancels the connection's ops; the close follows the last CQE.
-    fn begin_close(&mut self, slot: u32) {
-        let conn = &mut self.conns[slot as usize];
-        if conn.closing {
-            return;
-        }
-        conn.closing = true;
-        let generation = conn.generation;
-        let (recv, send, prefetch) = (conn.recv_armed, conn.send_active, conn.prefetch_active);
-        if prefetch {
-            self.cancel(Token::conn(Op::Prefetch, slot, generation));
-        }
-        if recv {
-            self.cancel(Token::conn(Op::Recv, slot, generation));
-        }
-        if send {
-            for op in [Op::Send, Op::SendPart, Op::SpliceIn, Op::SpliceOut] {
-                self.cancel(Token::conn(op, slot, generation));
-            }
-        }
-        self.op_done(slot);
-    }
-
     // ---- shutdown and timers -----------------------------------------------
 
     fn start_drain(&mut self) {
         self.draining = true;
         self.ex.draining = true;
-        self.drain_deadline =
-            Some(Instant::now() + Duration::from_secs(self.config.timeouts.drain_secs));
-        if self.accept_armed {
+        self.drain_deadline = Some(Instant::now() + self.config.timeouts.drain());
+        if matches!(self.accept, Accept::Armed(_)) {
             self.cancel(Token::worker(Op::Accept));
-        } else {
-            self.listener = None;
         }
+        self.move_accept(|a| match a {
+            Accept::Armed(op) | Accept::Cancelling(op) => Accept::Cancelling(op),
+            Accept::Off(_) | Accept::Starved(_) | Accept::Closed => Accept::Closed,
+        });
         let idle: Vec<u32> = self
             .conns
             .iter()
-            .filter(|(_, c)| !c.closing)
-            .filter_map(|(slot, c)| {
-                (c.is_idle() && c.waiting == Waiting::Idle).then_some(slot as u32)
-            })
+            .filter(|(_, c)| c.is_open() && c.is_idle() && c.http.waiting == Waiting::Idle)
+            .map(|(slot, _)| slot as u32)
             .collect();
         for slot in idle {
             self.begin_close(slot);
@@ -602,101 +378,65 @@ impl Worker {
         debug!(core = self.ex.core, open = self.conns.len(), "draining");
     }
 
-    /// Once a second (checked every turn): refresh Date, fire timeouts.
-    fn tick(&mut self) {
-        let now = self.started.elapsed().as_secs() as u32;
-        self.ex.date.refresh(SystemTime::now());
-        if now == self.now && !self.draining {
-            return;
+    /// Fires every connection timer that is due; past the drain deadline,
+    /// closes whatever is left.
+    fn fire_timers(&mut self) {
+        let now = self.now;
+        while let Some((at, key)) = self.timers.pop_expired(now) {
+            let Some(conn) = self.conns.get_mut(key.slot as usize) else {
+                continue;
+            };
+            if conn.generation != key.generation || conn.timer_armed != at {
+                continue; // the connection is gone, or a newer entry stands for it
+            }
+            conn.timer_armed = 0;
+            if conn.due() <= now {
+                self.on_timeout(key.slot);
+            }
+            self.arm_timer(key.slot);
         }
-        self.now = now;
-        let past_drain = self.drain_deadline.is_some_and(|d| Instant::now() >= d);
-        let expired: Vec<u32> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| !c.closing && (past_drain || c.deadline <= now))
-            .map(|(slot, _)| slot as u32)
-            .collect();
-        for slot in expired {
-            self.on_timeout(slot, past_drain);
+        if self.drain_deadline.is_some_and(|d| Instant::now() >= d) {
+            let open: Vec<u32> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| !matches!(c.phase, Phase::Closing { .. }))
+                .map(|(slot, _)| slot as u32)
+                .collect();
+            for slot in open {
+                debug!(core = self.ex.core, "drain deadline: closing");
+                self.begin_close(slot);
+            }
         }
     }
 
-    fn on_timeout(&mut self, slot: u32, forced: bool) {
+    fn on_timeout(&mut self, slot: u32) {
+        let now = self.now;
         let conn = &mut self.conns[slot as usize];
-        let partial = !conn.inbuf.is_empty() || conn.chunked.is_some();
         debug!(
             core = self.ex.core,
-            forced,
-            lingering = conn.lingering,
-            sending = conn.send_active,
-            partial,
-            waiting = ?conn.waiting,
-            deadline = conn.deadline,
-            now = self.now,
+            phase = ?conn.phase,
+            waiting = ?conn.http.waiting,
+            sending = !conn.output.is_idle(),
             "connection timed out"
         );
-        if forced || conn.lingering || conn.send_active || !partial || conn.close_after_flush {
-            self.begin_close(slot);
-            return;
+        let send_stalled = !conn.output.is_idle() && conn.send_deadline <= now;
+        let reading = matches!(conn.http.waiting, Waiting::Head | Waiting::Body);
+        if send_stalled || !reading || !conn.is_open() {
+            // Keep-alive, linger or send timeout: nothing to answer.
+            return self.begin_close(slot);
         }
         // A request started but not finished in time: 408, then close.
-        self.ex.drop_chunked(conn);
-        conn.inbuf.clear();
-        self.ex.pool.ensure(&mut conn.out);
-        encode::write_error(
-            &mut conn.out,
+        self.ex.drop_input(conn);
+        conn.http.waiting = Waiting::Idle;
+        conn.read_deadline = NEVER;
+        self.ex.pool.ensure(&mut conn.http.out);
+        crate::http::encode::write_error(
+            &mut conn.http.out,
             ::http::StatusCode::REQUEST_TIMEOUT,
             self.ex.date.get(),
             &self.ex.server_header,
         );
-        conn.close_after_flush = true;
-        self.mark_dirty(slot);
+        conn.end_after_flush();
+        self.queue(slot);
     }
-}
-
-/// Bytes arrived on `conn`: serve what is complete, keep the rest, and set
-/// the timeout that now applies.
-fn receive(ex: &mut Exchange, conn: &mut Conn, data: &[u8], now: u32, config: &Config) {
-    if conn.inbuf.is_empty() {
-        // The common case: parse straight from the provided buffer.
-        let served = ex.serve(conn, data);
-        if served.consumed < data.len() && !conn.close_after_flush {
-            ex.pool.ensure(&mut conn.inbuf);
-            conn.inbuf.extend_from_slice(&data[served.consumed..]);
-        }
-    } else {
-        // A request split across reads: the one copy, into the connection.
-        conn.inbuf.extend_from_slice(data);
-        let input = std::mem::take(&mut conn.inbuf);
-        let served = ex.serve(conn, &input);
-        conn.inbuf = input;
-        if conn.close_after_flush {
-            conn.inbuf.clear();
-        } else {
-            conn.inbuf.drain(..served.consumed);
-        }
-    }
-    let t = &config.timeouts;
-    if conn.inbuf.is_empty() && conn.chunked.is_none() {
-        if conn.inbuf.capacity() > 0 {
-            ex.pool.put(std::mem::take(&mut conn.inbuf));
-        }
-        conn.waiting = Waiting::Idle;
-        if !conn.send_active {
-            conn.deadline = now + t.keepalive_secs as u32;
-        }
-    } else if conn.chunked.is_some() || head_complete(&conn.inbuf) {
-        conn.waiting = Waiting::Body;
-        conn.deadline = now + t.body_secs as u32;
-    } else if conn.waiting == Waiting::Idle {
-        // Header timeout counts from the first byte and is not extended.
-        conn.waiting = Waiting::Head;
-        conn.deadline = now + t.header_secs as u32;
-    }
-}
-
-/// Whether a full head (CRLFCRLF or LFLF) is buffered.
-fn head_complete(buf: &[u8]) -> bool {
-    memchr::memmem::find(buf, b"\r\n\r\n").is_some() || memchr::memmem::find(buf, b"\n\n").is_some()
 }

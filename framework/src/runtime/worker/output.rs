@@ -1,193 +1,296 @@
-//! Sending the body parts that skip the write buffer: memory sent in place
-//! (`SendPart`) and file ranges spliced file -> pipe -> socket as a linked
-//! pair of SQEs (`SpliceIn` then `SpliceOut`).
+//! Writing a connection: the write buffer as one send per loop turn, then
+//! the body parts that skip it, memory sent in place and file ranges spliced
+//! file -> pipe -> socket as a linked pair of SQEs.
 //!
-//! A short `SpliceIn` severs the link: the kernel cancels the `SpliceOut`,
-//! and what did reach the pipe is spliced out on its own. A `SpliceIn` that
-//! moves nothing means the file shrank after its length was promised: the
-//! connection is closed rather than sending fewer bytes than announced.
+//! A short file -> pipe splice severs the link: the kernel cancels the
+//! pipe -> socket one, and what did reach the pipe goes out in a round of
+//! its own. A file -> pipe splice that moves nothing means the file shrank
+//! after its length was promised: the connection is closed rather than
+//! sending fewer bytes than announced.
 
-use std::os::fd::AsRawFd;
-
-use io_uring::{opcode, squeue, types};
 use tracing::debug;
 
 use super::Worker;
-use crate::conn::{Outgoing, Pipe};
+use crate::conn::{Output, Phase, Splicing};
+use crate::driver::op::{self, Pipe, SplicePair};
 use crate::driver::token::{Op, Token};
 use crate::driver::Completion;
-use crate::handler::Part;
+use crate::handler::{Part, Pending};
+use crate::runtime::timer::Clock;
 
 impl Worker {
-    /// Starts sending the front part of the connection's outgoing queue (or
-    /// the next chunk of it).
-    pub(super) fn start_part(&mut self, slot: u32) {
-        let send_secs = self.config.timeouts.send_secs as u32;
-        let now = self.now;
+    /// The connection's turn in the flush: submit a pending file op, start
+    /// the next output, or close once everything owed is sent.
+    pub(super) fn flush_conn(&mut self, slot: u32) {
+        let Some(conn) = self.conns.get_mut(slot as usize) else {
+            return;
+        };
+        conn.queued = false;
+        if matches!(conn.phase, Phase::Closing { .. }) {
+            return;
+        }
+        if matches!(&conn.http.pending, Some(Pending::OpenFiles(job)) if job.ready()) {
+            self.submit_file_op(slot);
+        }
         let conn = &mut self.conns[slot as usize];
-        let Some(out) = conn.outgoing.as_mut() else {
-            return;
-        };
-        let Some(part) = out.parts.front() else {
-            conn.outgoing = None;
-            return;
-        };
-        let fd = conn.fd;
-        let generation = conn.generation;
-        conn.send_active = true;
-        conn.deadline = now + send_secs;
-        match part {
-            Part::Bytes(bytes) => {
-                let pending = &bytes[out.done as usize..];
-                // The kernel reads the part's memory until the CQE; the part
-                // stays at the front of the queue (owned by the Conn) until then.
-                let entry = opcode::Send::new(
-                    types::Fixed(fd),
-                    pending.as_ptr(),
-                    pending.len().min(u32::MAX as usize) as u32,
-                )
-                .flags(libc::MSG_NOSIGNAL)
-                .build()
-                .user_data(Token::conn(Op::SendPart, slot, generation).encode());
-                conn.inflight += 1;
-                self.push(entry);
-            }
-            Part::File(file) => {
-                if out.pipe.is_none() {
-                    match self.pipes.pop().map(Ok).unwrap_or_else(Pipe::new) {
-                        Ok(pipe) => out.pipe = Some(pipe),
-                        Err(e) => {
-                            debug!(core = self.ex.core, "cannot create a pipe for splice: {e}");
-                            conn.send_active = false;
-                            self.begin_close(slot);
-                            return;
-                        }
-                    }
-                }
-                let pipe = out.pipe.as_ref().expect("set above");
-                let out_token = Token::conn(Op::SpliceOut, slot, generation).encode();
-                if out.in_pipe > 0 {
-                    // Bytes left in the pipe by a short round go out first.
-                    let entry = splice_out(pipe, fd, out.in_pipe).user_data(out_token);
-                    conn.inflight += 1;
-                    self.push(entry);
-                    return;
-                }
-                let chunk = (file.len - out.done).min(pipe.capacity as u64) as u32;
-                out.asked = chunk;
-                // The file and pipe descriptors are owned by the part and the
-                // Outgoing, which live in the Conn until both CQEs are back.
-                let splice_in = opcode::Splice::new(
-                    types::Fd(file.fd.as_raw_fd()),
-                    (file.offset + out.done) as i64,
-                    types::Fd(pipe.write.as_raw_fd()),
-                    -1,
-                    chunk,
-                )
-                .build()
-                .flags(squeue::Flags::IO_LINK)
-                .user_data(Token::conn(Op::SpliceIn, slot, generation).encode());
-                let splice_out = splice_out(pipe, fd, chunk).user_data(out_token);
-                conn.inflight += 2;
-                self.push(splice_in);
-                self.push(splice_out);
+        if conn.output.is_idle() {
+            if !conn.http.out.is_empty() {
+                self.start_send(slot);
+            } else if conn.http.outgoing.is_some() {
+                self.start_part(slot);
+            } else if conn.phase == Phase::CloseAfterFlush && conn.http.pending.is_none() {
+                self.finish_close(slot);
             }
         }
+        self.arm_timer(slot);
     }
 
-    pub(super) fn on_send_part(&mut self, slot: u32, c: Completion) {
+    /// Moves the write buffer into a send op.
+    fn start_send(&mut self, slot: u32) {
+        let deadline = Clock::deadline(self.now, self.config.timeouts.send());
         let conn = &mut self.conns[slot as usize];
-        conn.inflight -= 1;
-        conn.send_active = false;
+        let buf = std::mem::take(&mut conn.http.out);
+        let op = op::Send::new(conn.fd, buf);
+        let entry = op.entry(Token::conn(Op::Send, slot, conn.generation).encode());
+        conn.output = Output::Send(op);
+        conn.send_deadline = deadline;
+        self.push(entry);
+    }
+
+    pub(super) fn on_send(&mut self, slot: u32, c: Completion) {
+        let deadline = Clock::deadline(self.now, self.config.timeouts.send());
+        let conn = &mut self.conns[slot as usize];
+        match std::mem::replace(&mut conn.output, Output::Idle) {
+            Output::Send(mut op) => {
+                let closing = matches!(conn.phase, Phase::Closing { .. });
+                if c.result >= 0 && !closing && !op.advance(c.result as usize) {
+                    // Partial write: the same op sends the rest.
+                    let entry = op.entry(Token::conn(Op::Send, slot, conn.generation).encode());
+                    conn.output = Output::Send(op);
+                    conn.send_deadline = deadline;
+                    return self.push(entry);
+                }
+                self.ex.pool.put(op.into_buf());
+            }
+            Output::SendPart(op) => {
+                if c.result > 0 {
+                    if let Some(out) = conn.http.outgoing.as_mut() {
+                        out.done += c.result as u64;
+                    }
+                }
+                drop(op); // its Bytes are a reference to the part, which stays queued
+            }
+            other => conn.output = other,
+        }
         if c.result < 0 {
-            self.conn_failed(slot, "send", -c.result);
-            return;
+            return self.conn_failed(slot, "send", -c.result);
         }
-        if conn.closing {
-            self.op_done(slot);
-            return;
+        if matches!(conn.phase, Phase::Closing { .. }) {
+            return self.try_close(slot);
         }
-        let out = conn.outgoing.as_mut().expect("a part was being sent");
-        out.done += c.result as u64;
         self.part_progress(slot);
     }
 
-    pub(super) fn on_splice_in(&mut self, slot: u32, c: Completion) {
+    /// Starts sending the front body part (or the next round of it).
+    pub(super) fn start_part(&mut self, slot: u32) {
+        let deadline = Clock::deadline(self.now, self.config.timeouts.send());
         let conn = &mut self.conns[slot as usize];
-        conn.inflight -= 1;
-        let out = conn
-            .outgoing
-            .as_mut()
-            .expect("a file part was being spliced");
+        let Some(out) = conn.http.outgoing.as_mut() else {
+            return;
+        };
+        let Some(part) = out.parts.front() else {
+            conn.http.outgoing = None;
+            return;
+        };
+        let (fd, generation) = (conn.fd, conn.generation);
+        match part {
+            Part::Bytes(bytes) => {
+                let op = op::Send::new(fd, bytes.slice(out.done as usize..));
+                let entry = op.entry(Token::conn(Op::Send, slot, generation).encode());
+                conn.output = Output::SendPart(Box::new(op));
+                conn.send_deadline = deadline;
+                self.push(entry);
+            }
+            Part::File(file) => {
+                let pipe = match out.pipe.take().or_else(|| self.pipes.pop()) {
+                    Some(pipe) => pipe,
+                    None => match Pipe::new() {
+                        Ok(pipe) => pipe,
+                        Err(e) => {
+                            debug!(core = self.ex.core, "cannot create a pipe for splice: {e}");
+                            return self.begin_close(slot);
+                        }
+                    },
+                };
+                let pair = SplicePair::new(file.fd.clone(), pipe, fd);
+                let in_data = Token::conn(Op::SpliceIn, slot, generation).encode();
+                let out_data = Token::conn(Op::SpliceOut, slot, generation).encode();
+                let in_pipe = out.in_pipe;
+                let (entries, splicing) = if in_pipe > 0 {
+                    // Bytes left in the pipe by a short round go out first.
+                    let entry = pair.drain_entry(in_pipe, out_data);
+                    (vec![entry], Splicing::new(pair, false, in_pipe))
+                } else {
+                    let chunk = out.remaining().min(pair.pipe.capacity() as u64) as u32;
+                    let entries = pair.entries(file.offset + out.done, chunk, in_data, out_data);
+                    (entries.to_vec(), Splicing::new(pair, true, 0))
+                };
+                conn.output = Output::Splice(Box::new(splicing));
+                conn.send_deadline = deadline;
+                for entry in entries {
+                    self.push(entry);
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_splice_in(&mut self, slot: u32, c: Completion) {
+        let core = self.ex.core;
+        let conn = &mut self.conns[slot as usize];
+        let Output::Splice(s) = &mut conn.output else {
+            return;
+        };
+        s.awaiting -= 1;
         match c.result {
-            n if n > 0 => out.in_pipe += n as u32,
+            n if n > 0 => s.in_pipe += n as u32,
             0 => {
-                // EOF before the promised length: the file shrank.
                 debug!(
-                    core = self.ex.core,
+                    core,
                     "file truncated while being sent; closing the connection"
                 );
-                self.begin_close(slot);
+                s.failed = true;
             }
             e => {
                 debug!(
-                    core = self.ex.core,
+                    core,
                     "splice from file failed: {}",
                     std::io::Error::from_raw_os_error(-e)
                 );
-                self.begin_close(slot);
+                s.failed = true;
             }
         }
-        self.op_done(slot);
+        self.splice_progress(slot);
     }
 
     pub(super) fn on_splice_out(&mut self, slot: u32, c: Completion) {
         let conn = &mut self.conns[slot as usize];
-        conn.inflight -= 1;
-        conn.send_active = false;
-        if conn.closing {
-            self.op_done(slot);
+        let Output::Splice(s) = &mut conn.output else {
             return;
-        }
-        let out = conn
-            .outgoing
-            .as_mut()
-            .expect("a file part was being spliced");
+        };
+        s.awaiting -= 1;
         match c.result {
-            // Cancelled by a short SpliceIn: send what reached the pipe.
+            // Cancelled by a short file -> pipe splice: the pipe's bytes go
+            // out in the next round.
             n if n == -libc::ECANCELED => {}
             n if n < 0 => {
-                self.conn_failed(slot, "splice to socket", -n);
-                return;
+                debug!(
+                    core = self.ex.core,
+                    "splice to socket failed: {}",
+                    std::io::Error::from_raw_os_error(-n)
+                );
+                s.failed = true;
             }
             n => {
-                let n = (n as u32).min(out.in_pipe);
-                out.in_pipe -= n;
-                out.done += n as u64;
+                let n = (n as u32).min(s.in_pipe);
+                s.in_pipe -= n;
+                s.sent += n;
             }
+        }
+        self.splice_progress(slot);
+    }
+
+    /// When both CQEs of a splice round are in: the pipe goes back to the
+    /// part's progress, and the next round or part follows.
+    fn splice_progress(&mut self, slot: u32) {
+        let conn = &mut self.conns[slot as usize];
+        let Output::Splice(s) = &conn.output else {
+            return;
+        };
+        if s.awaiting > 0 {
+            return;
+        }
+        let Output::Splice(s) = std::mem::replace(&mut conn.output, Output::Idle) else {
+            unreachable!("matched above");
+        };
+        let Splicing {
+            pair,
+            in_pipe,
+            sent,
+            failed,
+            ..
+        } = *s;
+        if let Some(out) = conn.http.outgoing.as_mut() {
+            out.done += sent as u64;
+            out.in_pipe = in_pipe;
+            out.pipe = Some(pair.pipe);
+        }
+        if failed {
+            return self.begin_close(slot);
+        }
+        if matches!(conn.phase, Phase::Closing { .. }) {
+            return self.try_close(slot);
         }
         self.part_progress(slot);
     }
 
-    /// After some of the front part went out: continue it, move to the next
-    /// part, or hand back to the write path when all parts are sent.
+    /// After some output went out: finish the front part if it is all sent,
+    /// then let the connection move on.
     fn part_progress(&mut self, slot: u32) {
         let conn = &mut self.conns[slot as usize];
-        let out = conn.outgoing.as_mut().expect("parts in progress");
-        if out.remaining() == 0 && out.in_pipe == 0 {
-            out.parts.pop_front();
-            out.done = 0;
-            if out.parts.is_empty() {
-                let finished = conn.outgoing.take();
-                self.recycle_pipe(finished);
+        if let Some(out) = conn.http.outgoing.as_mut() {
+            if out.remaining() == 0 && out.in_pipe == 0 {
+                out.parts.pop_front();
+                out.done = 0;
+                if out.parts.is_empty() {
+                    let finished = conn.http.outgoing.take();
+                    self.recycle_pipe(finished);
+                }
             }
         }
-        self.output_progress(slot);
+        self.after_output(slot);
+    }
+
+    /// Output went idle: serve requests held back, and if nothing is owed
+    /// any more, start the keep-alive timeout.
+    fn after_output(&mut self, slot: u32) {
+        let now = self.now;
+        let keepalive = self.config.timeouts.keepalive();
+        let conn = &mut self.conns[slot as usize];
+        self.ex.resume(conn, now);
+        if conn.is_idle() && conn.http.waiting == crate::conn::Waiting::Idle {
+            conn.read_deadline = Clock::deadline(now, keepalive);
+        }
+        self.settle(slot);
+        self.want_reading(slot);
+    }
+
+    /// After the exchange or the output moved: queue the connection if it has
+    /// something to send or to close, else give its buffers back (and close
+    /// it if the worker is draining).
+    pub(super) fn settle(&mut self, slot: u32) {
+        let conn = &mut self.conns[slot as usize];
+        if matches!(conn.phase, Phase::Closing { .. }) {
+            return;
+        }
+        let http = &conn.http;
+        let to_flush = !http.out.is_empty()
+            || http.outgoing.is_some()
+            || conn.phase == Phase::CloseAfterFlush
+            || matches!(&http.pending, Some(Pending::OpenFiles(job)) if job.ready());
+        if to_flush {
+            return self.queue(slot);
+        }
+        if conn.is_idle() {
+            conn.http.release_buffers(&mut self.ex.pool);
+            if self.draining && conn.is_open() && conn.http.waiting == crate::conn::Waiting::Idle {
+                self.begin_close(slot);
+            }
+        }
     }
 
     /// Keeps an empty pipe for the next file; one with bytes left in it (a
     /// connection that failed mid-splice) is closed instead.
-    pub(super) fn recycle_pipe(&mut self, outgoing: Option<Box<Outgoing>>) {
+    pub(super) fn recycle_pipe(&mut self, outgoing: Option<Box<crate::conn::Outgoing>>) {
         if let Some(mut out) = outgoing {
             if let Some(pipe) = out.pipe.take() {
                 if out.in_pipe == 0 && self.pipes.len() < 64 {
@@ -196,15 +299,4 @@ impl Worker {
             }
         }
     }
-}
-
-fn splice_out(pipe: &Pipe, socket: u32, len: u32) -> squeue::Entry {
-    opcode::Splice::new(
-        types::Fd(pipe.read.as_raw_fd()),
-        -1,
-        types::Fixed(socket),
-        -1,
-        len,
-    )
-    .build()
 }

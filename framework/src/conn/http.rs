@@ -1,0 +1,105 @@
+//! The HTTP side of a connection: bytes received and not yet answered,
+//! responses not yet handed to the ring, and where the next request stands.
+//! The exchange ([`crate::runtime::exchange`]) reads and writes this; it
+//! touches no ring, so it is unit-tested with byte literals.
+
+use crate::handler::Pending;
+use crate::http::body::ChunkedDecoder;
+
+use super::{BufPool, Outgoing};
+
+/// Where the connection stands on reading its next request; decides which
+/// read timeout applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum Waiting {
+    /// Between requests (keep-alive timeout, once nothing is owed).
+    #[default]
+    Idle,
+    /// Part of a request head has arrived (header timeout, from its first
+    /// byte, not extended).
+    Head,
+    /// The head is complete, the body is still arriving (body timeout,
+    /// extended on every read).
+    Body,
+    /// Complete requests are held back until our output drains: no read
+    /// timeout (the send timeout covers a peer that does not read).
+    Held,
+}
+
+/// How far the partial head at the front of the input has been looked at,
+/// so that bytes trickling in are scanned once, not re-parsed from the start
+/// on every read (as hyper's `is_complete_fast`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HeadScan {
+    /// Bytes of the head already searched for its end (0: not looked at).
+    pub(crate) scanned: u32,
+}
+
+/// A chunked request body being decoded across reads. The raw bytes the
+/// decoder consumed are dropped from the input as it goes, so the input
+/// holds the head and the undecoded rest, not the whole raw body.
+pub(crate) struct ChunkedProgress {
+    /// The resumable decoder.
+    pub(crate) decoder: ChunkedDecoder,
+    /// The decoded body so far.
+    pub(crate) body: Vec<u8>,
+    /// Raw bytes after the head that the decoder has consumed and that are
+    /// still in the input.
+    pub(crate) raw_used: usize,
+    /// Length of the request's head (the raw body starts there).
+    pub(crate) head_len: usize,
+}
+
+/// The HTTP state of one connection.
+#[derive(Default)]
+pub(crate) struct HttpState {
+    /// Bytes received but not yet consumed (a request split across reads,
+    /// or requests held back).
+    pub(crate) inbuf: Vec<u8>,
+    /// Responses waiting for the next send.
+    pub(crate) out: Vec<u8>,
+    /// Body parts that follow `out` without being copied into it.
+    pub(crate) outgoing: Option<Box<Outgoing>>,
+    /// State of a chunked request body in progress.
+    pub(crate) chunked: Option<Box<ChunkedProgress>>,
+    /// An answer not ready yet for the request at the front of `inbuf`.
+    pub(crate) pending: Option<Pending>,
+    pub(crate) scan: HeadScan,
+    pub(crate) waiting: Waiting,
+    /// `100 Continue` already sent for the request being read.
+    pub(crate) continue_sent: bool,
+    /// The peer sent EOF: nothing more will arrive.
+    pub(crate) peer_eof: bool,
+}
+
+impl HttpState {
+    /// Nothing received and unanswered, nothing waiting to be sent.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.inbuf.is_empty()
+            && self.out.is_empty()
+            && self.chunked.is_none()
+            && self.outgoing.is_none()
+            && self.pending.is_none()
+    }
+
+    /// Whether serving must wait for our output (or an answer in progress)
+    /// before it takes the next request.
+    pub(crate) fn must_hold(&self, high_water: usize) -> bool {
+        self.out.len() >= high_water || self.outgoing.is_some() || self.pending.is_some()
+    }
+
+    /// Gives the empty buffers back to the pool (idle or closing).
+    pub(crate) fn release_buffers(&mut self, pool: &mut BufPool) {
+        if self.inbuf.is_empty() {
+            pool.put(std::mem::take(&mut self.inbuf));
+        }
+        if self.out.is_empty() {
+            pool.put(std::mem::take(&mut self.out));
+        }
+    }
+
+    /// Whether a pending answer has a ring op in flight.
+    pub(crate) fn file_op_in_flight(&self) -> bool {
+        self.pending.as_ref().is_some_and(Pending::op_in_flight)
+    }
+}

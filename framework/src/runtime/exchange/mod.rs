@@ -1,0 +1,418 @@
+//! One connection's bytes in, responses out: the part of the event loop that
+//! runs between a recv completion and the next send. Pure: it works on a
+//! connection's [`HttpState`](crate::conn::HttpState) and phase and touches
+//! no ring, so it is unit-tested with byte literals (`tests.rs`).
+//!
+//! For each complete request in the input: parse the head (codec), wait for
+//! or decode the body, route, call the handler (panics caught), encode the
+//! response into the connection's `out` buffer (`respond.rs`). A request
+//! that cannot be parsed gets its error status, `Connection: close`, and
+//! nothing after it in the input is read.
+//!
+//! Backpressure sits between requests only: serving stops before the next
+//! request while output waits (more than [`OUT_HIGH_WATER`] bytes, body
+//! parts, an answer in progress), and the worker stops reading only while
+//! such requests are held. A request whose head or body is still arriving
+//! is always read to its end, within the codec's limits.
+//!
+//! A read EOF means the peer will send nothing more, not that it stopped
+//! reading: requests that are complete are still answered, the partial one
+//! behind them is dropped, and the connection closes once all is sent.
+
+mod respond;
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use crate::app::App;
+use crate::conn::{BufPool, ChunkedProgress, Conn, HeadScan, Waiting, NEVER};
+use crate::http::body::{ChunkedDecoder, DecodeStatus};
+use crate::http::date::DateCache;
+use crate::http::encode;
+use crate::http::head::{parse_head, BodyKind, Limits, ParseError, ParseStatus, RequestHead};
+use crate::router::Params;
+use crate::runtime::timer::{Clock, Millis};
+
+/// Stop serving pipelined requests once this much output waits for the
+/// socket; the rest is served when the send drains.
+pub(crate) const OUT_HIGH_WATER: usize = 256 * 1024;
+
+/// Held-back input beyond this pauses reading (a peer that pipelines faster
+/// than it reads). Never applies to a request still arriving.
+pub(crate) const IN_HIGH_WATER: usize = 256 * 1024;
+
+/// The read timeouts the exchange sets as requests progress.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReadTimeouts {
+    pub(crate) keepalive: Duration,
+    pub(crate) header: Duration,
+    pub(crate) body: Duration,
+}
+
+/// Why serving stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    /// Every byte was consumed (or discarded after the last response).
+    Done,
+    /// The request at the front needs more head bytes.
+    NeedHead,
+    /// The request at the front has its head; its body is still arriving.
+    NeedBody,
+    /// Complete requests wait for our output or an answer in progress.
+    Held,
+}
+
+/// What serving one request did.
+enum Step {
+    /// Answered; this many input bytes were its.
+    Served(usize),
+    NeedHead,
+    NeedBody,
+    /// The handler's answer is pending; the request stays at the front.
+    Deferred,
+}
+
+/// Everything a core needs to turn request bytes into response bytes.
+pub(crate) struct Exchange {
+    pub(crate) app: App,
+    pub(crate) limits: Limits,
+    pub(crate) date: DateCache,
+    pub(crate) server_header: Box<[u8]>,
+    pub(crate) pool: BufPool,
+    pub(crate) core: usize,
+    pub(crate) timeouts: ReadTimeouts,
+    /// Set while the worker drains: every response says `Connection: close`.
+    pub(crate) draining: bool,
+    /// One `access` log line per request.
+    pub(crate) access_log: bool,
+    head: RequestHead,
+    params: Params,
+    spare_chunked: Option<Box<ChunkedProgress>>,
+}
+
+impl Exchange {
+    /// A core's exchange around its app.
+    pub(crate) fn new(
+        app: App,
+        limits: Limits,
+        server_header: &str,
+        core: usize,
+        timeouts: ReadTimeouts,
+    ) -> Exchange {
+        Exchange {
+            app,
+            limits,
+            date: DateCache::new(),
+            server_header: server_header.as_bytes().into(),
+            pool: BufPool::new(),
+            core,
+            timeouts,
+            draining: false,
+            access_log: false,
+            head: RequestHead::new(),
+            params: Params::new(),
+            spare_chunked: None,
+        }
+    }
+
+    /// Bytes arrived on `conn` at `now`: serve every complete request, keep
+    /// the rest, set the read deadline that now applies.
+    pub(crate) fn receive(&mut self, conn: &mut Conn, data: &[u8], now: Millis) {
+        if !conn.is_open() {
+            return; // the last response is queued: what follows is discarded
+        }
+        let (consumed, stop) = if conn.http.inbuf.is_empty() {
+            // The common case: parse straight from the provided buffer.
+            let (used, stop) = self.serve(conn, data);
+            if used < data.len() && conn.is_open() {
+                self.pool.ensure(&mut conn.http.inbuf);
+                conn.http.inbuf.extend_from_slice(&data[used..]);
+            }
+            (used, stop)
+        } else {
+            // A request split across reads: the one copy, into the connection.
+            conn.http.inbuf.extend_from_slice(data);
+            self.serve_buffered(conn)
+        };
+        self.settle(conn, stop, consumed > 0, true, now);
+    }
+
+    /// Our output drained, or a pending answer finished: serve the requests
+    /// held back.
+    pub(crate) fn resume(&mut self, conn: &mut Conn, now: Millis) {
+        if conn.http.waiting != Waiting::Held
+            || !conn.is_open()
+            || conn.http.must_hold(OUT_HIGH_WATER)
+        {
+            return;
+        }
+        let (consumed, stop) = self.serve_buffered(conn);
+        self.settle(conn, stop, consumed > 0, false, now);
+    }
+
+    /// The peer will send nothing more (read EOF).
+    pub(crate) fn peer_closed(&mut self, conn: &mut Conn) {
+        conn.http.peer_eof = true;
+        self.end_if_eof(conn);
+    }
+
+    /// Gives up on the partial request (timeout): drops its bytes.
+    pub(crate) fn drop_input(&mut self, conn: &mut Conn) {
+        conn.http.inbuf.clear();
+        conn.http.scan = HeadScan::default();
+        self.drop_chunked(conn);
+    }
+
+    /// Forgets a chunked body in progress (connection failing or closing).
+    pub(crate) fn drop_chunked(&mut self, conn: &mut Conn) {
+        if let Some(p) = conn.http.chunked.take() {
+            self.recycle_chunked(p);
+        }
+    }
+
+    /// Serves from the connection's own buffer; drops what was consumed.
+    fn serve_buffered(&mut self, conn: &mut Conn) -> (usize, Stop) {
+        let input = std::mem::take(&mut conn.http.inbuf);
+        let (used, stop) = self.serve(conn, &input);
+        conn.http.inbuf = input;
+        if conn.is_open() {
+            conn.http.inbuf.drain(..used);
+        } else {
+            conn.http.inbuf.clear();
+        }
+        (used, stop)
+    }
+
+    /// Serves every complete request at the start of `input`; returns the
+    /// bytes consumed and why it stopped.
+    fn serve(&mut self, conn: &mut Conn, input: &[u8]) -> (usize, Stop) {
+        let mut pos = 0;
+        while pos < input.len() {
+            if !conn.is_open() {
+                return (input.len(), Stop::Done);
+            }
+            if conn.http.must_hold(OUT_HIGH_WATER) {
+                return (pos, Stop::Held);
+            }
+            match self.serve_one(conn, &input[pos..]) {
+                Ok(Step::Served(used)) => {
+                    pos += used;
+                    conn.http.scan = HeadScan::default();
+                    conn.http.continue_sent = false;
+                }
+                Ok(Step::NeedHead) => return (pos, Stop::NeedHead),
+                Ok(Step::NeedBody) => return (pos, Stop::NeedBody),
+                Ok(Step::Deferred) => return (pos, Stop::Held),
+                Err(e) => {
+                    tracing::debug!(core = self.core, status = e.status().as_u16(), reason = ?e, "rejecting request");
+                    self.pool.ensure(&mut conn.http.out);
+                    encode::write_error(
+                        &mut conn.http.out,
+                        e.status(),
+                        self.date.get(),
+                        &self.server_header,
+                    );
+                    conn.end_after_flush();
+                    self.drop_chunked(conn);
+                    return (input.len(), Stop::Done);
+                }
+            }
+        }
+        (pos, Stop::Done)
+    }
+
+    /// After serving: drop decoded chunk framing, set `waiting` and the read
+    /// deadline, and after an EOF give up what can no longer complete.
+    /// `started`: a request was consumed (a partial head behind it is a new
+    /// request); `arrived`: bytes came in (a body's deadline is extended).
+    fn settle(&mut self, conn: &mut Conn, stop: Stop, started: bool, arrived: bool, now: Millis) {
+        self.compact_chunked(conn);
+        let t = self.timeouts;
+        let http = &mut conn.http;
+        match stop {
+            Stop::Done => {
+                if http.inbuf.capacity() > 0 && http.inbuf.is_empty() {
+                    self.pool.put(std::mem::take(&mut http.inbuf));
+                }
+                http.waiting = Waiting::Idle;
+                conn.read_deadline = Clock::deadline(now, t.keepalive);
+            }
+            Stop::NeedHead => {
+                // The header timeout counts from the head's first byte.
+                if http.waiting != Waiting::Head || started {
+                    http.waiting = Waiting::Head;
+                    conn.read_deadline = Clock::deadline(now, t.header);
+                }
+            }
+            Stop::NeedBody => {
+                if http.waiting != Waiting::Body || started || arrived {
+                    http.waiting = Waiting::Body;
+                    conn.read_deadline = Clock::deadline(now, t.body);
+                }
+            }
+            Stop::Held => {
+                http.waiting = Waiting::Held;
+                conn.read_deadline = NEVER;
+            }
+        }
+        self.end_if_eof(conn);
+    }
+
+    /// After the peer's EOF, once no complete request is held back: what is
+    /// left can never complete; drop it and close after the last response.
+    fn end_if_eof(&mut self, conn: &mut Conn) {
+        if conn.http.peer_eof && conn.http.waiting != Waiting::Held && conn.http.pending.is_none() {
+            conn.http.inbuf.clear();
+            self.drop_chunked(conn);
+            conn.end_after_flush();
+        }
+    }
+
+    /// Whether the partial head at the front of `input` may have ended since
+    /// the last look: only new bytes are searched for its blank line. The
+    /// request line is parsed as it arrives (a garbage line is refused
+    /// before it ends), and a head over the limit is parsed (for its 431).
+    fn head_may_be_complete(&self, scan: &mut HeadScan, input: &[u8]) -> bool {
+        let scanned = (scan.scanned as usize).min(input.len());
+        // The request line is checked by the parser until it is complete
+        // (after leading empty lines, always: they are few and bounded).
+        let line_done = !matches!(input.first(), Some(b'\r' | b'\n'))
+            && memchr::memchr(b'\n', &input[..scanned]).is_some();
+        if !line_done || input.len() > self.limits.max_header_bytes {
+            return true;
+        }
+        let from = scanned.saturating_sub(2);
+        let found = memchr::memchr_iter(b'\n', &input[from..]).any(|i| {
+            let after = &input[from + i + 1..];
+            after.starts_with(b"\n") || after.starts_with(b"\r\n")
+        });
+        if !found {
+            scan.scanned = input.len() as u32;
+        }
+        found
+    }
+
+    /// Serves the request at the start of `input`.
+    fn serve_one(&mut self, conn: &mut Conn, input: &[u8]) -> Result<Step, ParseError> {
+        if !self.head_may_be_complete(&mut conn.http.scan, input) {
+            return Ok(Step::NeedHead);
+        }
+        if let ParseStatus::Partial = parse_head(input, &self.limits, &mut self.head)? {
+            conn.http.scan = HeadScan {
+                scanned: input.len() as u32,
+            };
+            return Ok(Step::NeedHead);
+        }
+        let head_len = self.head.head_len;
+        let rest = &input[head_len..];
+        match self.head.body {
+            BodyKind::None => Ok(self.respond_then(conn, &input[..head_len], &[], head_len)),
+            BodyKind::Length(n) => {
+                let n = n as usize; // <= limits.max_body, checked by the parser
+                if rest.len() < n {
+                    self.continue_if_expected(conn);
+                    return Ok(Step::NeedBody);
+                }
+                Ok(self.respond_then(conn, &input[..head_len], &rest[..n], head_len + n))
+            }
+            BodyKind::Chunked => {
+                let mut progress = match conn.http.chunked.take() {
+                    Some(p) => p,
+                    None => self.new_chunked(head_len),
+                };
+                let status = progress
+                    .decoder
+                    .decode(&rest[progress.raw_used..], &mut progress.body);
+                match status {
+                    Err(e) => {
+                        self.recycle_chunked(progress);
+                        Err(e)
+                    }
+                    Ok(DecodeStatus::NeedMore { consumed }) => {
+                        progress.raw_used += consumed;
+                        conn.http.chunked = Some(progress);
+                        self.continue_if_expected(conn);
+                        Ok(Step::NeedBody)
+                    }
+                    Ok(DecodeStatus::Complete { consumed }) => {
+                        progress.raw_used += consumed;
+                        let used = head_len + progress.raw_used;
+                        match self.respond(conn, &input[..head_len], &progress.body) {
+                            Some(pending) => {
+                                // Kept, complete, for the rerun.
+                                conn.http.pending = Some(pending);
+                                conn.http.chunked = Some(progress);
+                                Ok(Step::Deferred)
+                            }
+                            None => {
+                                self.recycle_chunked(progress);
+                                Ok(Step::Served(used))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn respond_then(
+        &mut self,
+        conn: &mut Conn,
+        head_bytes: &[u8],
+        body: &[u8],
+        used: usize,
+    ) -> Step {
+        match self.respond(conn, head_bytes, body) {
+            Some(pending) => {
+                conn.http.pending = Some(pending);
+                Step::Deferred
+            }
+            None => Step::Served(used),
+        }
+    }
+
+    fn continue_if_expected(&mut self, conn: &mut Conn) {
+        if self.head.expect_continue && !conn.http.continue_sent {
+            self.pool.ensure(&mut conn.http.out);
+            conn.http.out.extend_from_slice(encode::CONTINUE_100);
+            conn.http.continue_sent = true;
+        }
+    }
+
+    fn new_chunked(&mut self, head_len: usize) -> Box<ChunkedProgress> {
+        let mut p = self.spare_chunked.take().unwrap_or_else(|| {
+            Box::new(ChunkedProgress {
+                decoder: ChunkedDecoder::new(self.limits.max_body),
+                body: Vec::new(),
+                raw_used: 0,
+                head_len: 0,
+            })
+        });
+        p.head_len = head_len;
+        p
+    }
+
+    fn recycle_chunked(&mut self, mut progress: Box<ChunkedProgress>) {
+        progress.decoder.reset();
+        progress.body.clear();
+        progress.raw_used = 0;
+        if progress.body.capacity() <= 64 * 1024 {
+            self.spare_chunked = Some(progress);
+        }
+    }
+
+    /// Drops the raw chunked bytes the decoder has consumed from the input
+    /// (the head stays: the request's spans point into it), so a chunked
+    /// body costs its decoded size, not its raw size twice.
+    fn compact_chunked(&mut self, conn: &mut Conn) {
+        let http = &mut conn.http;
+        let Some(p) = http.chunked.as_mut() else {
+            return;
+        };
+        if p.raw_used > 0 && http.inbuf.len() >= p.head_len + p.raw_used {
+            http.inbuf.drain(p.head_len..p.head_len + p.raw_used);
+            p.raw_used = 0;
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! Routing a parsed request, calling its handler (panics caught) and
+//! encoding the response into the connection's write buffer: large bodies
+//! and files are queued as parts that are sent without being copied.
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use bytes::Bytes;
+
+use ::http::header::{HeaderValue, ALLOW};
+use ::http::{Method, StatusCode};
+use tracing::{error, info};
+
+use super::Exchange;
+use crate::conn::{Conn, Outgoing};
+use crate::handler::{Body, Part, Pending, Reply, Request, Response};
+use crate::http::encode::{self, BodyLength, ResponseHeadParams};
+use crate::http::head::Version;
+use crate::router::Lookup;
+
+impl Exchange {
+    /// Routes, runs the handler and encodes its response for the request in
+    /// `self.head` (whose spans point into `head_bytes`). Returns the answer
+    /// when the handler could not give it yet: nothing was written.
+    pub(super) fn respond(
+        &mut self,
+        conn: &mut Conn,
+        head_bytes: &[u8],
+        body: &[u8],
+    ) -> Option<Pending> {
+        let head = &self.head;
+        let mut close = !head.keep_alive || self.draining;
+        let path = match head.path.get(head_bytes) {
+            b"" => b"/", // absolute-form target without a path
+            path => path,
+        };
+        let reply = if path == b"*" {
+            // OPTIONS * (the codec admits the asterisk form for OPTIONS only).
+            Response::ok()
+                .header(ALLOW, "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")
+                .into()
+        } else {
+            match self.app.router.lookup(&head.method, path, &mut self.params) {
+                Lookup::Found(handler) => {
+                    let req = Request {
+                        buf: head_bytes,
+                        head,
+                        params: &self.params,
+                        body,
+                        core: self.core,
+                    };
+                    match catch_unwind(AssertUnwindSafe(|| handler(&req))) {
+                        Ok(response) => response,
+                        Err(panic) => {
+                            let msg = panic_message(&panic);
+                            error!(core = self.core, path = %String::from_utf8_lossy(path), "handler panicked: {msg}");
+                            close = true;
+                            plain(StatusCode::INTERNAL_SERVER_ERROR).into()
+                        }
+                    }
+                }
+                Lookup::NotFound => plain(StatusCode::NOT_FOUND).into(),
+                Lookup::MethodNotAllowed { allow } => {
+                    let mut r = plain(StatusCode::METHOD_NOT_ALLOWED);
+                    if let Ok(v) = HeaderValue::from_str(allow) {
+                        r.headers.push((ALLOW, v));
+                    }
+                    r.into()
+                }
+            }
+        };
+        let response = match reply {
+            Reply::Ready(response) => response,
+            Reply::Pending(pending) => return Some(pending),
+        };
+        if self.access_log {
+            info!(
+                target: "access",
+                core = self.core,
+                "\"{} {}\" {} {}",
+                head.method,
+                String::from_utf8_lossy(head.target.get(head_bytes)),
+                response.status.as_u16(),
+                response.body.len().map_or_else(|| "-".to_string(), |n| n.to_string()),
+            );
+        }
+        let is_head = head.method == Method::HEAD;
+        let version = head.version;
+        self.pool.ensure(&mut conn.http.out);
+        let parts = write_response(
+            &mut conn.http.out,
+            response,
+            &WriteParams {
+                date: self.date.get(),
+                server: &self.server_header,
+                is_head,
+                http10: version == Version::Http10,
+                close,
+            },
+        );
+        if !parts.is_empty() {
+            conn.http.outgoing = Some(Box::new(Outgoing {
+                parts,
+                ..Outgoing::default()
+            }));
+        }
+        if close {
+            conn.end_after_flush();
+        }
+        None
+    }
+}
+
+/// Bodies at least this large are sent from their own memory rather than
+/// copied into the write buffer. Below it, copying into the head's buffer
+/// (one send) is cheaper than a second send op: a 64 KiB static file took
+/// 14.8 us of server CPU per request sent in place, 12.7 us copied.
+const SEND_IN_PLACE_MIN: usize = 256 * 1024;
+
+/// Per-response facts the encoder needs besides the response itself.
+struct WriteParams<'a> {
+    date: &'a [u8],
+    server: &'a [u8],
+    is_head: bool,
+    http10: bool,
+    close: bool,
+}
+
+/// Encodes `response` into `out`: head, then the body unless the method or
+/// status forbids one. Body parts that should not be copied into `out` are
+/// returned, to be sent after it.
+fn write_response(
+    out: &mut Vec<u8>,
+    mut response: Response,
+    p: &WriteParams<'_>,
+) -> VecDeque<Part> {
+    if response.invalid {
+        response = plain(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    let status = response.status;
+    let bodiless = status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    // HTTP/1.0 has no chunked coding: a stream is collected to get its length.
+    if p.http10 && matches!(response.body, Body::Stream(_)) {
+        if let Body::Stream(stream) = std::mem::replace(&mut response.body, Body::Empty) {
+            let mut all = Vec::new();
+            for piece in stream {
+                all.extend_from_slice(&piece);
+            }
+            response.body = Body::Vec(all);
+        }
+    }
+    let length = match (&response.body, bodiless) {
+        (_, true) => BodyLength::Omitted,
+        (Body::Stream(_), false) => BodyLength::Chunked,
+        (body, false) => BodyLength::Fixed(body.len().unwrap_or(0)),
+    };
+    let params = ResponseHeadParams {
+        status,
+        date: p.date,
+        server: p.server,
+        length,
+        close: p.close,
+        keep_alive_10: p.http10 && !p.close,
+    };
+    let content_type = response
+        .content_type
+        .as_ref()
+        .map(|v| (&b"content-type"[..], v.as_bytes()));
+    let extra = response
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()));
+    encode::write_head(out, &params, content_type.into_iter().chain(extra));
+    let mut later = VecDeque::new();
+    if p.is_head || bodiless {
+        return later;
+    }
+    match response.body {
+        Body::Stream(stream) => {
+            for piece in stream {
+                encode::write_chunk(out, &piece);
+            }
+            encode::write_last_chunk(out);
+        }
+        Body::Parts(parts) => {
+            for part in parts {
+                match part {
+                    Part::Bytes(b) if later.is_empty() && b.len() < SEND_IN_PLACE_MIN => {
+                        out.extend_from_slice(&b)
+                    }
+                    part if part.is_empty() => {}
+                    part => later.push_back(part),
+                }
+            }
+        }
+        Body::Bytes(b) if b.len() >= SEND_IN_PLACE_MIN => later.push_back(Part::Bytes(b)),
+        Body::Vec(v) if v.len() >= SEND_IN_PLACE_MIN => {
+            later.push_back(Part::Bytes(Bytes::from(v)))
+        }
+        body => out.extend_from_slice(body.as_bytes().unwrap_or_default()),
+    }
+    later
+}
+
+/// A plain-text response whose body is the status line's text.
+fn plain(status: StatusCode) -> Response {
+    let text: &'static str = match status {
+        StatusCode::NOT_FOUND => "404 Not Found\n",
+        StatusCode::METHOD_NOT_ALLOWED => "405 Method Not Allowed\n",
+        _ => "500 Internal Server Error\n",
+    };
+    Response::new(status)
+        .content_type_static("text/plain; charset=utf-8")
+        .body(text)
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    if let Some(s) = panic.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s
+    } else {
+        "non-string panic payload"
+    }
+}
