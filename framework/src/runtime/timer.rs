@@ -45,17 +45,52 @@ impl Clock {
     }
 }
 
-/// What a timer entry belongs to: a connection slot and its generation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct TimerKey {
-    pub(crate) slot: u32,
-    pub(crate) generation: u32,
+/// A deadline as a connection stores it: the low 32 bits of its [`Millis`],
+/// read back relative to the current time. Exact while the deadline is
+/// within 24 days of now (timeouts are at most a day), and half the size:
+/// idle connections are what a server holds most of.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Deadline(u32);
+
+impl Deadline {
+    pub(crate) fn at(at: Millis) -> Deadline {
+        Deadline(at as u32)
+    }
+
+    /// The full time, given the current one.
+    pub(crate) fn get(self, now: Millis) -> Millis {
+        let delta = self.0.wrapping_sub(now as u32) as i32;
+        now.saturating_add_signed(delta as i64)
+    }
 }
 
-/// The heap of armed deadlines.
+/// An owner's record of its earliest heap entry: the entry's deadline as a
+/// [`Deadline`], 0 for none. (A deadline whose low bits are 0 reads as
+/// none: at worst one extra entry is pushed, which fires harmlessly.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Armed(u32);
+
+impl Armed {
+    /// Whether the entry due at `at` is the one this record stands for.
+    pub(crate) fn is(self, at: Millis) -> bool {
+        self.0 == at as u32
+    }
+
+    /// Forgets the entry (it fired).
+    pub(crate) fn clear(&mut self) {
+        self.0 = 0;
+    }
+}
+
+/// Bits of a heap entry that hold the connection slot (max_connections is
+/// at most 1,000,000 < 2^24); the deadline takes the 40 above them (34
+/// years of uptime).
+const SLOT_BITS: u32 = 24;
+
+/// The heap of armed deadlines: one `u64` each, `deadline << 24 | slot`.
 #[derive(Default)]
 pub(crate) struct Timers {
-    heap: BinaryHeap<Reverse<(Millis, TimerKey)>>,
+    heap: BinaryHeap<Reverse<u64>>,
 }
 
 impl Timers {
@@ -65,26 +100,30 @@ impl Timers {
         }
     }
 
-    /// Makes sure `key` is woken at `deadline` or earlier. `armed` is the
-    /// owner's record of its earliest entry (0 = none), updated here.
-    pub(crate) fn ensure(&mut self, key: TimerKey, deadline: Millis, armed: &mut Millis) {
-        if *armed == 0 || deadline < *armed {
-            self.heap.push(Reverse((deadline, key)));
-            *armed = deadline;
+    /// Makes sure `slot` is woken at `deadline` or earlier. `armed` is the
+    /// owner's record of its earliest entry, updated here.
+    pub(crate) fn ensure(&mut self, slot: u32, deadline: Millis, armed: &mut Armed) {
+        if armed.0 == 0 || deadline < Deadline(armed.0).get(deadline) {
+            self.heap.push(Reverse(deadline << SLOT_BITS | slot as u64));
+            *armed = Armed(deadline as u32);
         }
     }
 
     /// The earliest entry's time, if any.
     pub(crate) fn next(&self) -> Option<Millis> {
-        self.heap.peek().map(|Reverse((at, _))| *at)
+        self.heap.peek().map(|Reverse(e)| e >> SLOT_BITS)
     }
 
-    /// Takes one entry whose time has come. The owner checks the entry
-    /// against its `armed` record (a mismatch is a superseded entry) and its
-    /// real deadline (later means: [`Timers::ensure`] again).
-    pub(crate) fn pop_expired(&mut self, now: Millis) -> Option<(Millis, TimerKey)> {
+    /// Takes one entry whose time has come: its time and slot. The owner
+    /// checks the entry against its `armed` record (a mismatch is a
+    /// superseded entry, or one of a previous connection of the slot) and
+    /// its real deadline (later means: [`Timers::ensure`] again).
+    pub(crate) fn pop_expired(&mut self, now: Millis) -> Option<(Millis, u32)> {
         match self.heap.peek() {
-            Some(Reverse((at, _))) if *at <= now => self.heap.pop().map(|Reverse(e)| e),
+            Some(Reverse(e)) if e >> SLOT_BITS <= now => {
+                let e = self.heap.pop()?.0;
+                Some((e >> SLOT_BITS, (e & ((1 << SLOT_BITS) - 1)) as u32))
+            }
             _ => None,
         }
     }
@@ -100,11 +139,6 @@ impl Timers {
 mod tests {
     use super::*;
 
-    const K: TimerKey = TimerKey {
-        slot: 1,
-        generation: 1,
-    };
-
     #[test]
     fn a_deadline_is_never_early() {
         assert_eq!(Clock::deadline(100, Duration::from_secs(1)), 1101);
@@ -112,33 +146,37 @@ mod tests {
     }
 
     #[test]
+    fn a_stored_deadline_reads_back_around_now_across_the_wrap() {
+        for now in [0, 5_000, u32::MAX as u64 - 10, u32::MAX as u64 * 3 + 7] {
+            for at in [now, now + 1, now + 86_400_000, now.saturating_sub(1000)] {
+                assert_eq!(Deadline::at(at).get(now), at, "now {now} at {at}");
+            }
+        }
+    }
+
+    #[test]
     fn later_deadlines_reuse_the_armed_entry_and_earlier_ones_push() {
         let mut t = Timers::new();
-        let mut armed = 0;
-        t.ensure(K, 5000, &mut armed);
+        let mut armed = Armed::default();
+        t.ensure(1, 5000, &mut armed);
         for later in [5001, 6000, 75_000] {
-            t.ensure(K, later, &mut armed);
+            t.ensure(1, later, &mut armed);
         }
-        assert_eq!((t.len(), armed), (1, 5000));
-        t.ensure(K, 3000, &mut armed);
-        assert_eq!((t.len(), armed), (2, 3000));
+        assert_eq!((t.len(), armed), (1, Armed(5000)));
+        t.ensure(1, 3000, &mut armed);
+        assert_eq!((t.len(), armed), (2, Armed(3000)));
         assert_eq!(t.next(), Some(3000));
     }
 
     #[test]
     fn expired_entries_come_out_in_order_and_no_earlier() {
         let mut t = Timers::new();
-        let mut a = 0;
-        let mut b = 0;
-        let kb = TimerKey {
-            slot: 2,
-            generation: 7,
-        };
-        t.ensure(K, 200, &mut a);
-        t.ensure(kb, 100, &mut b);
+        let (mut a, mut b) = (Armed::default(), Armed::default());
+        t.ensure(1, 200, &mut a);
+        t.ensure(999_999, 100, &mut b);
         assert_eq!(t.pop_expired(99), None);
-        assert_eq!(t.pop_expired(250), Some((100, kb)));
-        assert_eq!(t.pop_expired(250), Some((200, K)));
+        assert_eq!(t.pop_expired(250), Some((100, 999_999)));
+        assert_eq!(t.pop_expired(250), Some((200, 1)));
         assert_eq!(t.pop_expired(250), None);
     }
 }

@@ -4,14 +4,14 @@ use io_uring::{opcode, squeue, types};
 
 use super::RingOp;
 
-/// Sends `buf[sent..]` on direct descriptor `fd`. The buffer is owned by the
-/// op while the kernel reads it: new output goes to another buffer, so
-/// nothing can append to (and reallocate) this one mid-send. A short send
-/// advances `sent` and the same op is submitted again.
+/// Sends `buf[sent..]` on a connection's direct descriptor (which the
+/// connection holds until its close, after every op). The buffer is owned
+/// by the op while the kernel reads it: new output goes to another buffer,
+/// so nothing can append to (and reallocate) this one mid-send. A short
+/// send advances `sent` and the same op is submitted again.
 pub(crate) struct Send<B> {
     buf: B,
     sent: usize,
-    fd: u32,
 }
 
 impl<B> RingOp for Send<B> {
@@ -20,15 +20,15 @@ impl<B> RingOp for Send<B> {
 }
 
 impl<B: AsRef<[u8]>> Send<B> {
-    pub(crate) fn new(fd: u32, buf: B) -> Send<B> {
-        Send { buf, sent: 0, fd }
+    pub(crate) fn new(buf: B) -> Send<B> {
+        Send { buf, sent: 0 }
     }
 
-    /// The entry for the bytes not sent yet.
-    pub(crate) fn entry(&self, user_data: u64) -> squeue::Entry {
+    /// The entry for the bytes not sent yet, on direct descriptor `fd`.
+    pub(crate) fn entry(&self, fd: u32, user_data: u64) -> squeue::Entry {
         let pending = &self.buf.as_ref()[self.sent..];
         opcode::Send::new(
-            types::Fixed(self.fd),
+            types::Fixed(fd),
             pending.as_ptr(),
             pending.len().min(u32::MAX as usize) as u32,
         )

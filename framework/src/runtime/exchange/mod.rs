@@ -26,13 +26,13 @@ mod tests;
 use std::time::Duration;
 
 use crate::app::App;
-use crate::conn::{BufPool, ChunkedProgress, Conn, HeadScan, Waiting, NEVER};
+use crate::conn::{BufPool, ChunkedProgress, Conn, HeadScan, Waiting};
 use crate::http::body::{ChunkedDecoder, DecodeStatus};
 use crate::http::date::DateCache;
 use crate::http::encode;
 use crate::http::head::{parse_head, BodyKind, Limits, ParseError, ParseStatus, RequestHead};
 use crate::router::Params;
-use crate::runtime::timer::{Clock, Millis};
+use crate::runtime::timer::{Clock, Deadline, Millis};
 
 /// Stop serving pipelined requests once this much output waits for the
 /// socket; the rest is served when the send drains.
@@ -236,24 +236,23 @@ impl Exchange {
                     self.pool.put(std::mem::take(&mut http.inbuf));
                 }
                 http.waiting = Waiting::Idle;
-                conn.read_deadline = Clock::deadline(now, t.keepalive);
+                conn.read_deadline = Deadline::at(Clock::deadline(now, t.keepalive));
             }
             Stop::NeedHead => {
                 // The header timeout counts from the head's first byte.
                 if http.waiting != Waiting::Head || started {
                     http.waiting = Waiting::Head;
-                    conn.read_deadline = Clock::deadline(now, t.header);
+                    conn.read_deadline = Deadline::at(Clock::deadline(now, t.header));
                 }
             }
             Stop::NeedBody => {
                 if http.waiting != Waiting::Body || started || arrived {
                     http.waiting = Waiting::Body;
-                    conn.read_deadline = Clock::deadline(now, t.body);
+                    conn.read_deadline = Deadline::at(Clock::deadline(now, t.body));
                 }
             }
             Stop::Held => {
-                http.waiting = Waiting::Held;
-                conn.read_deadline = NEVER;
+                http.waiting = Waiting::Held; // no read timeout: see Conn::due
             }
         }
         self.end_if_eof(conn);

@@ -225,7 +225,7 @@ fn backpressure_holds_complete_requests_between_requests_only() {
     assert_eq!(served, 3, "stops once 256 KiB wait");
     assert_eq!(c.http.waiting, Waiting::Held);
     assert_eq!(c.http.inbuf.len(), one.len() * (10 - served));
-    assert_eq!(c.read_deadline, NEVER, "no read timeout while held");
+    assert_eq!(c.due(0), crate::conn::NEVER, "no read timeout while held");
     // The output drains: the rest is served, in order.
     let mut total = served;
     while c.http.waiting == Waiting::Held {
@@ -364,30 +364,34 @@ fn deadlines_header_from_first_byte_body_extended_on_reads() {
     let (mut ex, mut c) = (exchange(), conn());
     ex.receive(&mut c, b"GET / HT", 1000);
     assert_eq!(c.http.waiting, Waiting::Head);
-    assert_eq!(c.read_deadline, Clock::deadline(1000, T.header));
+    assert_eq!(c.read_deadline.get(0), Clock::deadline(1000, T.header));
     ex.receive(&mut c, b"TP/1.1\r\n", 5000);
     assert_eq!(
-        c.read_deadline,
+        c.read_deadline.get(0),
         Clock::deadline(1000, T.header),
         "not extended"
     );
     ex.receive(&mut c, b"Host: x\r\n\r\n", 6000);
     assert_eq!(c.http.waiting, Waiting::Idle);
-    assert_eq!(c.read_deadline, Clock::deadline(6000, T.keepalive));
+    assert_eq!(c.read_deadline.get(0), Clock::deadline(6000, T.keepalive));
 
     let (mut ex, mut c) = (exchange(), conn());
     let req = post_cl(b"0123456789");
     ex.receive(&mut c, &req[..req.len() - 5], 1000);
     assert_eq!(c.http.waiting, Waiting::Body);
-    assert_eq!(c.read_deadline, Clock::deadline(1000, T.body));
+    assert_eq!(c.read_deadline.get(0), Clock::deadline(1000, T.body));
     ex.receive(&mut c, b"56", 2000);
-    assert_eq!(c.read_deadline, Clock::deadline(2000, T.body), "extended");
+    assert_eq!(
+        c.read_deadline.get(0),
+        Clock::deadline(2000, T.body),
+        "extended"
+    );
     // A new request right behind a complete one starts its own header clock.
     let mut rest = b"789".to_vec();
     rest.extend_from_slice(b"GET / H");
     ex.receive(&mut c, &rest, 3000);
     assert_eq!(c.http.waiting, Waiting::Head);
-    assert_eq!(c.read_deadline, Clock::deadline(3000, T.header));
+    assert_eq!(c.read_deadline.get(0), Clock::deadline(3000, T.header));
 }
 
 #[test]

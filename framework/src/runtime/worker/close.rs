@@ -9,7 +9,7 @@ use super::{Accept, Worker};
 use crate::conn::{Output, Phase, Receive};
 use crate::driver::op::{Close, Shutdown};
 use crate::driver::token::{Op, Token};
-use crate::runtime::timer::Clock;
+use crate::runtime::timer::{Clock, Deadline};
 
 impl Worker {
     /// Everything owed is sent and the connection should end. If the peer
@@ -25,7 +25,7 @@ impl Worker {
         conn.phase = Phase::Lingering {
             shutdown_in_flight: true,
         };
-        conn.read_deadline = linger;
+        conn.read_deadline = Deadline::at(linger);
         let entry = Shutdown::entry(
             conn.fd,
             Token::conn(Op::Shutdown, slot, conn.generation).encode(),
@@ -73,11 +73,11 @@ impl Worker {
         let generation = conn.generation;
         let mut targets: [Option<Op>; 3] = [None; 3];
         conn.receive = match conn.receive {
-            Receive::Armed | Receive::Paused { in_flight: true } | Receive::Stopping => {
+            Receive::Armed | Receive::Pausing | Receive::Stopping => {
                 targets[0] = Some(Op::Recv);
                 Receive::Stopping
             }
-            Receive::Off | Receive::Paused { in_flight: false } | Receive::Ended => Receive::Ended,
+            Receive::Off | Receive::Paused | Receive::Ended => Receive::Ended,
         };
         match &conn.output {
             Output::Idle => {}

@@ -1,5 +1,5 @@
 //! The per-core event loop: one thread, one ring, one listener, its
-//! connections. Each turn: flush (one send per queued connection, re-arm
+//! connections. Each turn: flush (one send per connection with output, re-arm
 //! recvs, publish recycled buffers), one `io_uring_enter` that submits and
 //! waits (never past the earliest timer), then handle every completion and
 //! fire the timers that are due.
@@ -30,7 +30,7 @@ use crate::driver::token::{Op, Token, GENERATION_MASK};
 use crate::driver::{Completion, Ring};
 use crate::error::{Error, Result};
 use crate::runtime::exchange::Exchange;
-use crate::runtime::timer::{Clock, Millis, TimerKey, Timers};
+use crate::runtime::timer::{Clock, Millis, Timers};
 
 /// The provided buffer group every recv of this core draws from.
 const BUF_GROUP: u16 = 0;
@@ -204,14 +204,11 @@ impl Worker {
         self.push(entry);
     }
 
-    /// Queues the connection for this turn's flush.
+    /// Queues the connection for this turn's flush. A connection may be in
+    /// the list twice: flushing is idempotent (a second flush finds its
+    /// output in flight, or nothing to do).
     fn queue(&mut self, slot: u32) {
-        if let Some(conn) = self.conns.get_mut(slot as usize) {
-            if !conn.queued {
-                conn.queued = true;
-                self.flush_list.push(slot);
-            }
-        }
+        self.flush_list.push(slot);
     }
 
     /// Makes sure the connection's timer fires when it is due.
@@ -219,13 +216,9 @@ impl Worker {
         let Some(conn) = self.conns.get_mut(slot as usize) else {
             return;
         };
-        let due = conn.due();
+        let due = conn.due(self.now);
         if due != NEVER {
-            let key = TimerKey {
-                slot,
-                generation: conn.generation,
-            };
-            self.timers.ensure(key, due, &mut conn.timer_armed);
+            self.timers.ensure(slot, due, &mut conn.timer_armed);
         }
     }
 
@@ -382,18 +375,18 @@ impl Worker {
     /// closes whatever is left.
     fn fire_timers(&mut self) {
         let now = self.now;
-        while let Some((at, key)) = self.timers.pop_expired(now) {
-            let Some(conn) = self.conns.get_mut(key.slot as usize) else {
+        while let Some((at, slot)) = self.timers.pop_expired(now) {
+            let Some(conn) = self.conns.get_mut(slot as usize) else {
                 continue;
             };
-            if conn.generation != key.generation || conn.timer_armed != at {
-                continue; // the connection is gone, or a newer entry stands for it
+            if !conn.timer_armed.is(at) {
+                continue; // a newer entry stands for it, or it was another connection's
             }
-            conn.timer_armed = 0;
-            if conn.due() <= now {
-                self.on_timeout(key.slot);
+            conn.timer_armed.clear();
+            if conn.due(now) <= now {
+                self.on_timeout(slot);
             }
-            self.arm_timer(key.slot);
+            self.arm_timer(slot);
         }
         if self.drain_deadline.is_some_and(|d| Instant::now() >= d) {
             let open: Vec<u32> = self
@@ -419,7 +412,7 @@ impl Worker {
             sending = !conn.output.is_idle(),
             "connection timed out"
         );
-        let send_stalled = !conn.output.is_idle() && conn.send_deadline <= now;
+        let send_stalled = !conn.output.is_idle() && conn.send_deadline.get(now) <= now;
         let reading = matches!(conn.http.waiting, Waiting::Head | Waiting::Body);
         if send_stalled || !reading || !conn.is_open() {
             // Keep-alive, linger or send timeout: nothing to answer.
@@ -427,8 +420,7 @@ impl Worker {
         }
         // A request started but not finished in time: 408, then close.
         self.ex.drop_input(conn);
-        conn.http.waiting = Waiting::Idle;
-        conn.read_deadline = NEVER;
+        conn.http.waiting = Waiting::Idle; // no read timeout: see Conn::due
         self.ex.pool.ensure(&mut conn.http.out);
         crate::http::encode::write_error(
             &mut conn.http.out,

@@ -16,7 +16,7 @@ use crate::driver::op::{self, Pipe, SplicePair};
 use crate::driver::token::{Op, Token};
 use crate::driver::Completion;
 use crate::handler::{Part, Pending};
-use crate::runtime::timer::Clock;
+use crate::runtime::timer::{Clock, Deadline};
 
 impl Worker {
     /// The connection's turn in the flush: submit a pending file op, start
@@ -25,7 +25,6 @@ impl Worker {
         let Some(conn) = self.conns.get_mut(slot as usize) else {
             return;
         };
-        conn.queued = false;
         if matches!(conn.phase, Phase::Closing { .. }) {
             return;
         }
@@ -50,10 +49,13 @@ impl Worker {
         let deadline = Clock::deadline(self.now, self.config.timeouts.send());
         let conn = &mut self.conns[slot as usize];
         let buf = std::mem::take(&mut conn.http.out);
-        let op = op::Send::new(conn.fd, buf);
-        let entry = op.entry(Token::conn(Op::Send, slot, conn.generation).encode());
+        let op = op::Send::new(buf);
+        let entry = op.entry(
+            conn.fd,
+            Token::conn(Op::Send, slot, conn.generation).encode(),
+        );
         conn.output = Output::Send(op);
-        conn.send_deadline = deadline;
+        conn.send_deadline = Deadline::at(deadline);
         self.push(entry);
     }
 
@@ -65,9 +67,10 @@ impl Worker {
                 let closing = matches!(conn.phase, Phase::Closing { .. });
                 if c.result >= 0 && !closing && !op.advance(c.result as usize) {
                     // Partial write: the same op sends the rest.
-                    let entry = op.entry(Token::conn(Op::Send, slot, conn.generation).encode());
+                    let user_data = Token::conn(Op::Send, slot, conn.generation).encode();
+                    let entry = op.entry(conn.fd, user_data);
                     conn.output = Output::Send(op);
-                    conn.send_deadline = deadline;
+                    conn.send_deadline = Deadline::at(deadline);
                     return self.push(entry);
                 }
                 self.ex.pool.put(op.into_buf());
@@ -105,10 +108,10 @@ impl Worker {
         let (fd, generation) = (conn.fd, conn.generation);
         match part {
             Part::Bytes(bytes) => {
-                let op = op::Send::new(fd, bytes.slice(out.done as usize..));
-                let entry = op.entry(Token::conn(Op::Send, slot, generation).encode());
+                let op = op::Send::new(bytes.slice(out.done as usize..));
+                let entry = op.entry(fd, Token::conn(Op::Send, slot, generation).encode());
                 conn.output = Output::SendPart(Box::new(op));
-                conn.send_deadline = deadline;
+                conn.send_deadline = Deadline::at(deadline);
                 self.push(entry);
             }
             Part::File(file) => {
@@ -136,7 +139,7 @@ impl Worker {
                     (entries.to_vec(), Splicing::new(pair, true, 0))
                 };
                 conn.output = Output::Splice(Box::new(splicing));
-                conn.send_deadline = deadline;
+                conn.send_deadline = Deadline::at(deadline);
                 for entry in entries {
                     self.push(entry);
                 }
@@ -258,7 +261,7 @@ impl Worker {
         let conn = &mut self.conns[slot as usize];
         self.ex.resume(conn, now);
         if conn.is_idle() && conn.http.waiting == crate::conn::Waiting::Idle {
-            conn.read_deadline = Clock::deadline(now, keepalive);
+            conn.read_deadline = Deadline::at(Clock::deadline(now, keepalive));
         }
         self.settle(slot);
         self.want_reading(slot);

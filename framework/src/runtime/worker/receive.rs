@@ -30,7 +30,7 @@ impl Worker {
         if !c.more() {
             conn.receive = match conn.receive {
                 Receive::Armed => Receive::Off,
-                Receive::Paused { .. } => Receive::Paused { in_flight: false },
+                Receive::Pausing => Receive::Paused,
                 Receive::Stopping => Receive::Ended,
                 other => other,
             };
@@ -77,12 +77,12 @@ impl Worker {
             && conn.http.inbuf.len() > IN_HIGH_WATER;
         match (conn.receive, hold) {
             (Receive::Armed, true) => {
-                conn.receive = Receive::Paused { in_flight: true };
+                conn.receive = Receive::Pausing;
                 let target = Token::conn(Op::Recv, slot, conn.generation);
                 self.cancel(target);
             }
-            (Receive::Off, true) => conn.receive = Receive::Paused { in_flight: false },
-            (Receive::Paused { in_flight: false }, false) => {
+            (Receive::Off, true) => conn.receive = Receive::Paused,
+            (Receive::Paused, false) => {
                 conn.receive = Receive::Off;
                 self.rearm.push(slot);
             }
