@@ -13,27 +13,29 @@
 //!   |       multishot recv  (provided buffer ring: idle conns hold no buffer)
 //!   |          |
 //!   |          v
-//!   |   http codec (pure, no I/O): httparse head -> RFC 9112 checks -> body decoder
-//!   |          |
-//!   |          v
-//!   |   router (built on this core, !Send ok) -> handler(req, per-core state)
-//!   |          |
+//!   |   exchange (pure): http codec -> router -> handler(req, per-core state)
+//!   |          |        (or an answer that comes later: file opens on a miss)
 //!   |          v
 //!   |   response encoder -> conn write buffer -> one send per conn per loop turn
-//!   | tick (submit-and-wait timeout, once a second): Date cache, idle/header/send timeouts
+//!   | timers: one heap per core, in milliseconds; the wait never passes the earliest
 //!   | eventfd read: shutdown notice from the main thread
 //!   ------------------------------------------------------------------
 //! ```
 //!
 //! # Layout
 //!
+//! The design notes the code comments point to are in `docs/ARCHITECTURE.md`.
+//!
 //! - [`config`]: configuration (serde), defaults, validation, command line.
-//! - [`runtime`]: spawn and pin workers, signals, graceful shutdown, the
-//!   per-core event loop.
-//! - [`driver`]: the ring: setup with fallback, user_data tokens, submit and
-//!   reap, the provided buffer ring.
+//! - `runtime` (internal): spawn and pin workers, signals, graceful shutdown,
+//!   the per-core event loop (`worker/`), the exchange of request bytes for
+//!   responses (`exchange/`, pure), the per-core timers.
+//! - `driver` (internal): the ring: setup with fallback and the opcode probe,
+//!   user_data tokens, the provided buffer ring, and `op/`: one type per ring
+//!   operation, owning the memory and descriptors its SQE names.
 //! - [`net`]: `SO_REUSEPORT` listeners.
-//! - [`conn`]: a connection's state and buffers.
+//! - `conn` (internal): a connection's state as enums (receive, output,
+//!   phase) and its HTTP side.
 //! - [`http`]: the pure codec: head parser, chunked decoder, encoder, Date.
 //! - [`router`]: the per-core router.
 //! - [`handler`]: `Handler`, `Request`, `Response`, `IntoResponse`.

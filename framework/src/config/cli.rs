@@ -1,4 +1,4 @@
-//! The flags every percore binary accepts (DESIGN.md, "Contracts other tools
+//! The flags every percore binary accepts (docs/ARCHITECTURE.md, "Contracts other tools
 //! rely on"): `--listen`, `--workers`, `--config`, `--sqpoll`.
 
 use std::net::SocketAddr;

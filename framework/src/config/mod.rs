@@ -36,10 +36,10 @@ pub use load::parse_listen;
 // ---------------------------------------------------------------- [server]
 
 /// `127.0.0.1:8080`: the address every percore binary listens on unless told
-/// otherwise (DESIGN.md, "Contracts other tools rely on").
+/// otherwise (docs/ARCHITECTURE.md, "Contracts other tools rely on").
 pub const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 1), 8080));
-/// `0` = one worker per CPU in the process's affinity mask (DESIGN.md contract
+/// `0` = one worker per CPU in the process's affinity mask (docs/ARCHITECTURE.md contract
 /// for `--workers`), like nginx `worker_processes auto`.
 pub const DEFAULT_WORKERS: usize = 0;
 /// Allowed `server.workers`: more pinned threads than this is a typo, not a machine.
@@ -111,7 +111,7 @@ pub const DRAIN_SECS_RANGE: RangeInclusive<u64> = 0..=86_400;
 pub const DEFAULT_RING_ENTRIES: u32 = 1024;
 /// Allowed `ring.entries` (a power of two): the kernel's `IORING_MAX_ENTRIES` is 32768.
 pub const RING_ENTRIES_RANGE: RangeInclusive<u32> = 2..=32768;
-/// SQPOLL burns a core per ring, so it is never on by default (DESIGN.md).
+/// SQPOLL burns a core per ring, so it is never on by default (docs/ARCHITECTURE.md).
 pub const DEFAULT_SQPOLL: bool = false;
 /// Idle time before the SQPOLL kernel thread sleeps; the kernel's own default
 /// is one second (and 0 means that default).

@@ -6,9 +6,12 @@
 //! send), so entries are not removed when a deadline moves later: the owner
 //! keeps its current deadline, and an entry that fires early is pushed again
 //! at that deadline. A new entry is pushed only when a deadline moves
-//! earlier than the armed one, so the heap holds a few entries per
-//! connection at most, and a request costs a comparison, not a heap update.
-//! The heap is a `Vec`: no allocation per push once it has grown.
+//! earlier than the armed one, so a request costs a comparison, not a heap
+//! update. Only deadlines within [`HORIZON`] get an entry; the worker sweeps
+//! its connections once a second ([`SWEEP`]) to arm those that came near.
+//! So idle keep-alive connections (75 s) hold no entry for most of their
+//! wait, and cost no heap memory. The heap is a `Vec`: no allocation per
+//! push once it has grown.
 //!
 //! A deadline of N seconds set at time t fires at t + N or later (deadlines
 //! round up to the next millisecond of a clock that counts whole
@@ -82,6 +85,13 @@ impl Armed {
     }
 }
 
+/// How often the worker offers every connection's deadline to the heap.
+pub(crate) const SWEEP: Millis = 1000;
+/// Deadlines further than this get no entry yet: a sweep arms them first
+/// (one sweep always comes between `HORIZON` and `HORIZON - SWEEP` before
+/// the deadline, allowing a loop turn of lateness).
+pub(crate) const HORIZON: Millis = 2 * SWEEP;
+
 /// Bits of a heap entry that hold the connection slot (max_connections is
 /// at most 1,000,000 < 2^24); the deadline takes the 40 above them (34
 /// years of uptime).
@@ -100,9 +110,13 @@ impl Timers {
         }
     }
 
-    /// Makes sure `slot` is woken at `deadline` or earlier. `armed` is the
-    /// owner's record of its earliest entry, updated here.
-    pub(crate) fn ensure(&mut self, slot: u32, deadline: Millis, armed: &mut Armed) {
+    /// Makes sure `slot` is woken at `deadline` or earlier, if it is within
+    /// [`HORIZON`] of `now` (else the next sweep offers it again). `armed` is
+    /// the owner's record of its earliest entry, updated here.
+    pub(crate) fn ensure(&mut self, slot: u32, deadline: Millis, armed: &mut Armed, now: Millis) {
+        if deadline > now + HORIZON {
+            return;
+        }
         if armed.0 == 0 || deadline < Deadline(armed.0).get(deadline) {
             self.heap.push(Reverse(deadline << SLOT_BITS | slot as u64));
             *armed = Armed(deadline as u32);
@@ -158,22 +172,32 @@ mod tests {
     fn later_deadlines_reuse_the_armed_entry_and_earlier_ones_push() {
         let mut t = Timers::new();
         let mut armed = Armed::default();
-        t.ensure(1, 5000, &mut armed);
+        t.ensure(1, 5000, &mut armed, 4000);
         for later in [5001, 6000, 75_000] {
-            t.ensure(1, later, &mut armed);
+            t.ensure(1, later, &mut armed, 4000);
         }
         assert_eq!((t.len(), armed), (1, Armed(5000)));
-        t.ensure(1, 3000, &mut armed);
+        t.ensure(1, 3000, &mut armed, 4000);
         assert_eq!((t.len(), armed), (2, Armed(3000)));
         assert_eq!(t.next(), Some(3000));
+    }
+
+    #[test]
+    fn far_deadlines_wait_for_a_sweep() {
+        let mut t = Timers::new();
+        let mut armed = Armed::default();
+        t.ensure(1, 75_000, &mut armed, 0);
+        assert_eq!((t.len(), armed), (0, Armed::default()));
+        t.ensure(1, 75_000, &mut armed, 75_000 - HORIZON);
+        assert_eq!((t.len(), t.next()), (1, Some(75_000)));
     }
 
     #[test]
     fn expired_entries_come_out_in_order_and_no_earlier() {
         let mut t = Timers::new();
         let (mut a, mut b) = (Armed::default(), Armed::default());
-        t.ensure(1, 200, &mut a);
-        t.ensure(999_999, 100, &mut b);
+        t.ensure(1, 200, &mut a, 0);
+        t.ensure(999_999, 100, &mut b, 0);
         assert_eq!(t.pop_expired(99), None);
         assert_eq!(t.pop_expired(250), Some((100, 999_999)));
         assert_eq!(t.pop_expired(250), Some((200, 1)));

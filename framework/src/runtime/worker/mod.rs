@@ -30,7 +30,7 @@ use crate::driver::token::{Op, Token, GENERATION_MASK};
 use crate::driver::{Completion, Ring};
 use crate::error::{Error, Result};
 use crate::runtime::exchange::Exchange;
-use crate::runtime::timer::{Clock, Millis, Timers};
+use crate::runtime::timer::{Clock, Millis, Timers, SWEEP};
 
 /// The provided buffer group every recv of this core draws from.
 const BUF_GROUP: u16 = 0;
@@ -84,6 +84,8 @@ pub(crate) struct Worker {
     /// The clock at the start of this turn's completions.
     now: Millis,
     timers: Timers,
+    /// When the connections' deadlines were last offered to the heap.
+    last_sweep: Millis,
     draining: bool,
     drain_deadline: Option<Instant>,
 }
@@ -123,6 +125,7 @@ impl Worker {
             clock: Clock::new(),
             now: 0,
             timers: Timers::new(),
+            last_sweep: 0,
             draining: false,
             drain_deadline: None,
         };
@@ -218,7 +221,8 @@ impl Worker {
         };
         let due = conn.due(self.now);
         if due != NEVER {
-            self.timers.ensure(slot, due, &mut conn.timer_armed);
+            self.timers
+                .ensure(slot, due, &mut conn.timer_armed, self.now);
         }
     }
 
@@ -375,6 +379,18 @@ impl Worker {
     /// closes whatever is left.
     fn fire_timers(&mut self) {
         let now = self.now;
+        if now >= self.last_sweep + SWEEP {
+            // Offer every deadline to the heap; those within its horizon get
+            // an entry (see runtime::timer).
+            self.last_sweep = now;
+            for (slot, conn) in self.conns.iter_mut() {
+                let due = conn.due(now);
+                if due != NEVER {
+                    self.timers
+                        .ensure(slot as u32, due, &mut conn.timer_armed, now);
+                }
+            }
+        }
         while let Some((at, slot)) = self.timers.pop_expired(now) {
             let Some(conn) = self.conns.get_mut(slot as usize) else {
                 continue;
