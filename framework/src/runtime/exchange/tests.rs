@@ -58,6 +58,16 @@ fn statuses(out: &[u8]) -> Vec<u16> {
     responses(out).into_iter().map(|(s, _)| s).collect()
 }
 
+/// A fresh connection that was sent `input` in one read and answered with
+/// the statuses `want`.
+fn served(input: &[u8], want: &[u16]) -> (Exchange, Conn) {
+    let (mut ex, mut c) = (exchange(), conn());
+    ex.receive(&mut c, input, 0);
+    let got = statuses(&c.http.out);
+    assert_eq!(got, want, "{:?}", String::from_utf8_lossy(input));
+    (ex, c)
+}
+
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
 fn post_cl(body: &[u8]) -> Vec<u8> {
@@ -106,14 +116,7 @@ fn complete_and_pipelined_requests_are_answered_in_order() {
         ),
     ];
     for (input, want) in cases {
-        let (mut ex, mut c) = (exchange(), conn());
-        ex.receive(&mut c, input, 0);
-        assert_eq!(
-            &statuses(&c.http.out),
-            want,
-            "{:?}",
-            String::from_utf8_lossy(input)
-        );
+        let (_, c) = served(input, want);
         assert!(c.http.inbuf.is_empty());
         assert_eq!(c.http.waiting, Waiting::Idle);
         assert_eq!(c.phase, Phase::Open);
@@ -304,14 +307,7 @@ fn errors_and_connection_close_end_the_connection_and_drop_what_follows() {
         (b"GET / HTTP/1.1\r\nHost: x\r\n\r\nBAD\x01", &[200, 400]),
     ];
     for (input, want) in cases {
-        let (mut ex, mut c) = (exchange(), conn());
-        ex.receive(&mut c, input, 0);
-        assert_eq!(
-            &statuses(&c.http.out),
-            want,
-            "{:?}",
-            String::from_utf8_lossy(input)
-        );
+        let (mut ex, mut c) = served(input, want);
         assert_eq!(c.phase, Phase::CloseAfterFlush);
         assert!(c.http.inbuf.is_empty());
         // Bytes after the last response are discarded.
