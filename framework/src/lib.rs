@@ -76,6 +76,7 @@ pub mod http;
 pub mod net;
 pub mod router;
 mod runtime;
+pub mod time;
 
 pub use ::http::{header, Method, StatusCode};
 pub use app::App;
@@ -87,6 +88,7 @@ pub use handler::{
     delete, get, head, on, options, patch, post, put, Body, Handler, IntoResponse, MethodRouter,
     Request, Response,
 };
+pub use runtime::executor::{spawn_local, JoinError, JoinHandle};
 pub use runtime::{CoreId, RunningServer, Server};
 
 /// Sets up `tracing` output on stderr: the level comes from `RUST_LOG` if set,

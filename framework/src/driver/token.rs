@@ -30,6 +30,8 @@ pub enum Op {
     SpliceOut = 10,
     /// A step of opening a file through the ring (openat2, statx, read).
     FileOpen = 11,
+    /// Read of the worker's second eventfd: wakes from other threads.
+    Remote = 12,
 }
 
 impl Op {
@@ -45,6 +47,7 @@ impl Op {
             9 => Op::SpliceIn,
             10 => Op::SpliceOut,
             11 => Op::FileOpen,
+            12 => Op::Remote,
             _ => return None,
         })
     }
@@ -119,6 +122,7 @@ mod tests {
             Op::SpliceIn,
             Op::SpliceOut,
             Op::FileOpen,
+            Op::Remote,
         ] {
             for (slot, generation) in [(0, 0), (u32::MAX, GENERATION_MASK), (17, 99)] {
                 let t = Token::conn(op, slot, generation);

@@ -2,26 +2,41 @@
 //! closures become handlers.
 //!
 //! On the request path this is the step after the router: the matched
-//! handler gets a borrowed [`Request`] and returns anything that is
-//! [`IntoResponse`]. The marker type parameter `M` on [`Handler`] keeps the
-//! blanket impls for different closure shapes (`Fn(&Request)`, `Fn()`, and
-//! async handlers later) from overlapping, as axum does.
+//! handler gets a [`Request`] and returns anything that is [`IntoResponse`]:
+//! a sync handler borrows the request and answers at once; an async one
+//! owns it (`Request<'static>`) and its future runs as a task on the core's
+//! executor. The marker type parameter `M` on [`Handler`] keeps the blanket
+//! impls for the closure shapes (`Fn(&Request)`, `Fn()`, `Fn(Request) ->
+//! impl Future`, `Fn() -> impl Future`) from overlapping, as axum does.
 
 mod reply;
 mod request;
 mod response;
 
-pub(crate) use reply::{Pending, Reply};
+pub(crate) use reply::{Deferred, Pending, Reply};
+
+pub use reply::Outcome;
 pub use request::Request;
 pub use response::{Body, FileRange, IntoResponse, Part, Response};
 
+use std::future::Future;
+
 use http::Method;
 
-/// Something that answers a request. Implemented for `Fn(&Request) -> R` and
-/// `Fn() -> R` where `R: IntoResponse`; you rarely name it.
+/// Something that answers a request. Implemented for `Fn(&Request) -> R`,
+/// `Fn() -> R`, `Fn(Request) -> Fut` and `Fn() -> Fut` where
+/// `R: IntoResponse` and `Fut` is a future of an `IntoResponse`; you rarely
+/// name it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a percore handler",
+    note = "a handler is `Fn(&Request) -> impl IntoResponse`, `Fn() -> impl IntoResponse`, \
+            or async: `Fn(Request) -> impl Future<Output = impl IntoResponse>` \
+            (the async one takes the request by value)"
+)]
 pub trait Handler<M>: 'static {
     /// Runs the handler.
-    fn call(&self, req: &Request<'_>) -> Response;
+    #[doc(hidden)]
+    fn call(&self, req: &Request<'_>) -> Outcome;
 }
 
 /// Marker for handlers taking the request.
@@ -30,14 +45,20 @@ pub struct WithRequest<R>(std::marker::PhantomData<R>);
 /// Marker for handlers taking nothing.
 #[doc(hidden)]
 pub struct WithoutRequest<R>(std::marker::PhantomData<R>);
+/// Marker for async handlers taking the (owned) request.
+#[doc(hidden)]
+pub struct AsyncWithRequest<R>(std::marker::PhantomData<R>);
+/// Marker for async handlers taking nothing.
+#[doc(hidden)]
+pub struct AsyncWithoutRequest<R>(std::marker::PhantomData<R>);
 
 impl<F, R> Handler<WithRequest<R>> for F
 where
     F: Fn(&Request<'_>) -> R + 'static,
     R: IntoResponse,
 {
-    fn call(&self, req: &Request<'_>) -> Response {
-        self(req).into_response()
+    fn call(&self, req: &Request<'_>) -> Outcome {
+        Outcome(Reply::Ready(self(req).into_response()))
     }
 }
 
@@ -46,16 +67,52 @@ where
     F: Fn() -> R + 'static,
     R: IntoResponse,
 {
-    fn call(&self, _req: &Request<'_>) -> Response {
-        self().into_response()
+    fn call(&self, _req: &Request<'_>) -> Outcome {
+        Outcome(Reply::Ready(self().into_response()))
     }
+}
+
+impl<F, Fut> Handler<AsyncWithRequest<Fut::Output>> for F
+where
+    F: Fn(Request<'static>) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: IntoResponse,
+{
+    fn call(&self, req: &Request<'_>) -> Outcome {
+        spawn_answer(self(req.to_owned_request()))
+    }
+}
+
+impl<F, Fut> Handler<AsyncWithoutRequest<Fut::Output>> for F
+where
+    F: Fn() -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: IntoResponse,
+{
+    fn call(&self, _req: &Request<'_>) -> Outcome {
+        spawn_answer(self())
+    }
+}
+
+/// An async handler's future as a task that hands its response to the
+/// connection waiting for it: one allocation (the task).
+fn spawn_answer<Fut>(future: Fut) -> Outcome
+where
+    Fut: Future + 'static,
+    Fut::Output: IntoResponse,
+{
+    let task = Box::pin(async move {
+        let response = future.await.into_response();
+        crate::runtime::executor::with_core("an async handler", |core| core.answer(response));
+    });
+    Outcome(Reply::Spawn(task))
 }
 
 /// A type-erased handler, as stored in the router.
 pub(crate) type BoxedHandler = Box<dyn Fn(&Request<'_>) -> Reply>;
 
 fn boxed<H: Handler<M>, M>(h: H) -> BoxedHandler {
-    Box::new(move |req: &Request<'_>| Reply::Ready(h.call(req)))
+    Box::new(move |req: &Request<'_>| h.call(req).0)
 }
 
 /// The handlers of one path, by method. Made with [`get`], [`post`] ... and

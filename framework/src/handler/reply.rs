@@ -1,14 +1,16 @@
 //! What a handler's call produces inside the crate: a response now, or an
 //! answer that is not ready yet.
 //!
-//! A [`Pending`] answer keeps its request at the front of the connection's
-//! input; the connection serves nothing after it until the answer is ready
-//! (responses stay in order). The static-file handler's cache miss is one:
-//! the event loop opens the files through the ring, then the request runs
-//! again. The async handlers of the executor will be another.
+//! A [`Pending`] answer holds up its connection: nothing after its request
+//! is served until it is ready (responses stay in order), while every other
+//! connection of the core goes on. Two kinds: a static-file cache miss (the
+//! event loop opens the files through the ring, then the request runs
+//! again) and an async handler (a task on the core's executor, whose
+//! response comes back to the connection).
 
 use super::Response;
 use crate::fs::prefetch::Prefetch;
+use crate::runtime::executor::{BoxFuture, TaskId};
 
 /// The outcome of one handler call.
 pub(crate) enum Reply {
@@ -16,12 +18,30 @@ pub(crate) enum Reply {
     Ready(Response),
     /// Not answered yet: see [`Pending`].
     Pending(Pending),
+    /// An async handler's future, to be started as a task whose response
+    /// comes back to the connection.
+    Spawn(BoxFuture),
+}
+
+/// A handler's outcome, as the public [`super::Handler`] trait returns it
+/// (opaque: only the crate looks inside).
+#[doc(hidden)]
+pub struct Outcome(pub(crate) Reply);
+
+/// What the encoder needs to know of a request whose answer comes later.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Deferred {
+    pub(crate) is_head: bool,
+    pub(crate) http10: bool,
+    pub(crate) close: bool,
 }
 
 /// An answer in progress, held by the connection until it is ready.
 pub(crate) enum Pending {
     /// Files to open through the ring; then the request runs again.
     OpenFiles(Box<Prefetch>),
+    /// An async handler's task; its response comes back as an answer.
+    Task(TaskId, Deferred),
 }
 
 impl Pending {
@@ -30,6 +50,7 @@ impl Pending {
     pub(crate) fn op_in_flight(&self) -> bool {
         match self {
             Pending::OpenFiles(job) => job.in_flight(),
+            Pending::Task(..) => false,
         }
     }
 }

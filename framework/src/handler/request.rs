@@ -1,63 +1,174 @@
-//! The request a handler sees: a borrowed view of the parsed head, the route
-//! params and the body, valid for the duration of one handler call.
+//! The request a handler sees: the parsed head, the route params and the
+//! body.
 //!
-//! Nothing here is copied: the head bytes are the connection's receive bytes,
-//! the spans come from the codec, the params from the router's reused buffer.
+//! A sync handler gets it borrowed for the call: nothing is copied, the head
+//! bytes are the connection's receive bytes, the spans come from the codec,
+//! the params from the router's reused buffer. An async handler outlives the
+//! receive buffer, so it gets an owned copy (`Request<'static>`): head bytes,
+//! body, head and params in one block taken from a per-core pool, so after
+//! warm-up it costs no allocation.
+
+use std::cell::RefCell;
 
 use http::Method;
 
 use crate::http::head::{RequestHead, Version};
 use crate::router::Params;
 
-/// A parsed HTTP request, borrowed from the connection for one handler call.
+/// Owned blocks kept per core for async requests, at most.
+const POOLED: usize = 256;
+/// A block whose buffers grew past this (a large body) is not kept.
+const POOLED_BYTES: usize = 64 * 1024;
+
+/// A request's storage when it is owned.
+#[derive(Default)]
+struct Owned {
+    buf: Vec<u8>,
+    body: Vec<u8>,
+    head: RequestHead,
+    params: Params,
+}
+
+thread_local! {
+    static POOL: RefCell<Vec<Box<Owned>>> = const { RefCell::new(Vec::new()) };
+}
+
+enum View<'a> {
+    Borrowed {
+        buf: &'a [u8],
+        head: &'a RequestHead,
+        params: &'a Params,
+        body: &'a [u8],
+    },
+    Owned(Box<Owned>),
+}
+
+/// A parsed HTTP request: borrowed from the connection for a sync
+/// handler's call, owned (`Request<'static>`) by an async handler.
 pub struct Request<'a> {
-    pub(crate) buf: &'a [u8],
-    pub(crate) head: &'a RequestHead,
-    pub(crate) params: &'a Params,
-    pub(crate) body: &'a [u8],
-    pub(crate) core: usize,
+    view: View<'a>,
+    core: usize,
+}
+
+impl Drop for Request<'_> {
+    fn drop(&mut self) {
+        if let View::Owned(owned) = &mut self.view {
+            let mut owned = std::mem::take(owned);
+            if owned.buf.capacity() + owned.body.capacity() > POOLED_BYTES {
+                return;
+            }
+            owned.buf.clear();
+            owned.body.clear();
+            owned.params.clear();
+            let _ = POOL.try_with(|p| {
+                let mut p = p.borrow_mut();
+                if p.len() < POOLED {
+                    p.push(owned);
+                }
+            });
+        }
+    }
 }
 
 impl<'a> Request<'a> {
+    /// A request borrowed from the connection.
+    pub(crate) fn borrowed(
+        buf: &'a [u8],
+        head: &'a RequestHead,
+        params: &'a Params,
+        body: &'a [u8],
+        core: usize,
+    ) -> Request<'a> {
+        Request {
+            view: View::Borrowed {
+                buf,
+                head,
+                params,
+                body,
+            },
+            core,
+        }
+    }
+
+    /// An owned copy, for a handler that outlives the receive buffer.
+    pub(crate) fn to_owned_request(&self) -> Request<'static> {
+        let (buf, head, params, body) = self.parts();
+        let mut owned = POOL
+            .try_with(|p| p.borrow_mut().pop())
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        owned
+            .buf
+            .extend_from_slice(&buf[..head.head_len.min(buf.len())]);
+        owned.body.extend_from_slice(body);
+        owned.head.copy_from(head);
+        owned.params.copy_from(params);
+        Request {
+            view: View::Owned(owned),
+            core: self.core,
+        }
+    }
+
+    fn parts(&self) -> (&[u8], &RequestHead, &Params, &[u8]) {
+        match &self.view {
+            View::Borrowed {
+                buf,
+                head,
+                params,
+                body,
+            } => (buf, head, params, body),
+            View::Owned(o) => (&o.buf, &o.head, &o.params, &o.body),
+        }
+    }
+
+    fn buf(&self) -> &[u8] {
+        self.parts().0
+    }
+
+    fn head(&self) -> &RequestHead {
+        self.parts().1
+    }
+
     /// The request method.
-    pub fn method(&self) -> &'a Method {
-        &self.head.method
+    pub fn method(&self) -> &Method {
+        &self.head().method
     }
 
     /// The path, still percent-encoded, without the query (`/` for an
     /// absolute-form target with no path).
-    pub fn path(&self) -> &'a str {
-        match str_of(self.head.path.get(self.buf)) {
+    pub fn path(&self) -> &str {
+        match str_of(self.head().path.get(self.buf())) {
             "" => "/",
             path => path,
         }
     }
 
     /// The query string without `?`, if the target had one.
-    pub fn query(&self) -> Option<&'a str> {
-        self.head.query.map(|q| str_of(q.get(self.buf)))
+    pub fn query(&self) -> Option<&str> {
+        self.head().query.map(|q| str_of(q.get(self.buf())))
     }
 
     /// The raw request target as sent.
-    pub fn target(&self) -> &'a str {
-        str_of(self.head.target.get(self.buf))
+    pub fn target(&self) -> &str {
+        str_of(self.head().target.get(self.buf()))
     }
 
     /// HTTP/1.0 or HTTP/1.1.
     pub fn version(&self) -> http::Version {
-        match self.head.version {
+        match self.head().version {
             Version::Http10 => http::Version::HTTP_10,
             Version::Http11 => http::Version::HTTP_11,
         }
     }
 
     /// The first value of header `name` (case-insensitive), as bytes.
-    pub fn header_bytes(&self, name: &str) -> Option<&'a [u8]> {
-        self.head.header(self.buf, name)
+    pub fn header_bytes(&self, name: &str) -> Option<&[u8]> {
+        self.head().header(self.buf(), name)
     }
 
     /// The first value of header `name` (case-insensitive), if it is UTF-8.
-    pub fn header(&self, name: &str) -> Option<&'a str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.header_bytes(name)
             .and_then(|v| std::str::from_utf8(v).ok())
     }
@@ -65,8 +176,8 @@ impl<'a> Request<'a> {
     /// A list-valued header (RFC 9110 5.3): every line named `name` joined
     /// with `", "`, as if they had been sent as one. Borrowed when there is
     /// at most one line.
-    pub fn header_list(&self, name: &str) -> Option<std::borrow::Cow<'a, [u8]>> {
-        let mut lines = self.head.headers_named(self.buf, name);
+    pub fn header_list(&self, name: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
+        let mut lines = self.head().headers_named(self.buf(), name);
         let first = lines.next()?;
         let Some(second) = lines.next() else {
             return Some(std::borrow::Cow::Borrowed(first));
@@ -80,27 +191,26 @@ impl<'a> Request<'a> {
     }
 
     /// Every header line in arrival order, as `(name, value)` bytes.
-    pub fn headers(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
-        let buf = self.buf;
-        self.head
-            .headers
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        let (buf, head, _, _) = self.parts();
+        head.headers
             .iter()
             .map(move |h| (h.name.get(buf), h.value.get(buf)))
     }
 
     /// A route parameter (`:name` or `*name`), percent-decoded.
-    pub fn param(&self, name: &str) -> Option<&'a str> {
-        self.params.get(name)
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.parts().2.get(name)
     }
 
     /// Every route parameter, percent-decoded.
-    pub fn params(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        self.params.iter()
+    pub fn params(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.parts().2.iter()
     }
 
     /// The request body, de-chunked, complete.
-    pub fn body(&self) -> &'a [u8] {
-        self.body
+    pub fn body(&self) -> &[u8] {
+        self.parts().3
     }
 
     /// The index of the worker (core) running this handler.

@@ -180,6 +180,22 @@ impl RequestHead {
         }
     }
 
+    /// Becomes a copy of `other`, reusing the `headers` allocation.
+    pub fn copy_from(&mut self, other: &RequestHead) {
+        self.method.clone_from(&other.method);
+        self.target = other.target;
+        self.path = other.path;
+        self.query = other.query;
+        self.version = other.version;
+        self.headers.clear();
+        self.headers.extend_from_slice(&other.headers);
+        self.head_len = other.head_len;
+        self.body = other.body;
+        self.keep_alive = other.keep_alive;
+        self.expect_continue = other.expect_continue;
+        self.host = other.host;
+    }
+
     /// Reset every field, keeping the `headers` allocation.
     pub fn clear(&mut self) {
         self.method = Method::GET;

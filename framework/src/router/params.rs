@@ -63,6 +63,14 @@ impl Params {
         self.names.is_empty()
     }
 
+    /// Becomes a copy of `other`'s values, reusing this set's buffers.
+    pub(crate) fn copy_from(&mut self, other: &Params) {
+        self.clear();
+        self.buf.push_str(&other.buf);
+        self.values.extend_from_slice(&other.values);
+        self.names.extend(other.names.iter().cloned());
+    }
+
     /// Forgets all values, keeping the buffers' capacity.
     pub fn clear(&mut self) {
         self.buf.clear();

@@ -2,7 +2,8 @@
 //! with its own ring and `SO_REUSEPORT` listener; wait for SIGINT/SIGTERM;
 //! tell every worker through its eventfd to stop accepting and drain.
 
-mod exchange;
+pub(crate) mod exchange;
+pub(crate) mod executor;
 mod signals;
 pub(crate) mod timer;
 mod worker;
@@ -247,6 +248,10 @@ fn run_worker(
         pin_to(cpu);
     }
     let started = (|| {
+        // The core exists before the app, so the factory may spawn tasks.
+        let (remote_fd, remote_read) =
+            worker::remote_eventfd().map_err(|e| Error::Io("eventfd".into(), e))?;
+        let core = executor::Core::install(remote_fd);
         let mut app = factory(index);
         if let Some(e) = app.error.take() {
             return Err(e);
@@ -265,7 +270,7 @@ fn run_worker(
         };
         let mut ex = Exchange::new(app, limits, &cfg.server.server_header, index, timeouts);
         ex.access_log = access_log;
-        Worker::new(setup, ex)
+        Worker::new(setup, ex, core, remote_read)
     })();
     match started {
         Ok((worker, features)) => {

@@ -92,10 +92,14 @@ pub(crate) const SWEEP: Millis = 1000;
 /// the deadline, allowing a loop turn of lateness).
 pub(crate) const HORIZON: Millis = 2 * SWEEP;
 
-/// Bits of a heap entry that hold the connection slot (max_connections is
-/// at most 1,000,000 < 2^24); the deadline takes the 40 above them (34
-/// years of uptime).
+/// Bits of a heap entry that hold its key: a connection slot
+/// (max_connections is at most 1,000,000 < 2^23) or a task's sleep; the
+/// deadline takes the 40 above them (34 years of uptime).
 const SLOT_BITS: u32 = 24;
+
+/// Heap keys from here up are task sleeps (`TASK_TIMER + sleep index`);
+/// below are connection slots.
+pub(crate) const TASK_TIMER: u32 = 1 << (SLOT_BITS - 1);
 
 /// The heap of armed deadlines: one `u64` each, `deadline << 24 | slot`.
 #[derive(Default)]
@@ -119,6 +123,15 @@ impl Timers {
         }
         if armed.0 == 0 || deadline < Deadline(armed.0).get(deadline) {
             self.heap.push(Reverse(deadline << SLOT_BITS | slot as u64));
+            *armed = Armed(deadline as u32);
+        }
+    }
+
+    /// Like [`Timers::ensure`] for a task's sleep, whatever its distance
+    /// (sleeps are not swept).
+    pub(crate) fn ensure_task(&mut self, key: u32, deadline: Millis, armed: &mut Armed) {
+        if armed.0 == 0 || deadline < Deadline(armed.0).get(deadline) {
+            self.heap.push(Reverse(deadline << SLOT_BITS | key as u64));
             *armed = Armed(deadline as u32);
         }
     }

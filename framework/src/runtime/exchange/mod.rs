@@ -86,6 +86,9 @@ pub(crate) struct Exchange {
     pub(crate) draining: bool,
     /// One `access` log line per request.
     pub(crate) access_log: bool,
+    /// The connection being served, as (slot, generation): the owner of
+    /// the tasks its async handlers start. Set by the worker before each call.
+    pub(crate) owner: (u32, u32),
     head: RequestHead,
     params: Params,
     spare_chunked: Option<Box<ChunkedProgress>>,
@@ -110,6 +113,7 @@ impl Exchange {
             timeouts,
             draining: false,
             access_log: false,
+            owner: (0, 0),
             head: RequestHead::new(),
             params: Params::new(),
             spare_chunked: None,

@@ -11,12 +11,16 @@ use ::http::header::{HeaderValue, ALLOW};
 use ::http::{Method, StatusCode};
 use tracing::{error, info};
 
+use crate::runtime::executor::panic_message;
+
 use super::Exchange;
 use crate::conn::{Conn, Outgoing};
-use crate::handler::{Body, Part, Pending, Reply, Request, Response};
+use crate::handler::{Body, Deferred, Part, Pending, Reply, Request, Response};
 use crate::http::encode::{self, BodyLength, ResponseHeadParams};
 use crate::http::head::Version;
 use crate::router::Lookup;
+use crate::runtime::executor::with_core;
+use crate::runtime::timer::Millis;
 
 impl Exchange {
     /// Routes, runs the handler and encodes its response for the request in
@@ -42,13 +46,7 @@ impl Exchange {
         } else {
             match self.app.router.lookup(&head.method, path, &mut self.params) {
                 Lookup::Found(handler) => {
-                    let req = Request {
-                        buf: head_bytes,
-                        head,
-                        params: &self.params,
-                        body,
-                        core: self.core,
-                    };
+                    let req = Request::borrowed(head_bytes, head, &self.params, body, self.core);
                     match catch_unwind(AssertUnwindSafe(|| handler(&req))) {
                         Ok(response) => response,
                         Err(panic) => {
@@ -69,8 +67,22 @@ impl Exchange {
                 }
             }
         };
+        let deferred = Deferred {
+            is_head: head.method == Method::HEAD,
+            http10: head.version == Version::Http10,
+            close,
+        };
         let response = match reply {
             Reply::Ready(response) => response,
+            Reply::Spawn(task) => {
+                // The request is consumed now (its handler owns a copy);
+                // its response comes back as an answer.
+                let id = with_core("an async handler", |core| {
+                    core.spawn(task, Some(self.owner))
+                });
+                conn.http.pending = Some(Pending::Task(id, deferred));
+                return None;
+            }
             Reply::Pending(pending) => return Some(pending),
         };
         if self.access_log {
@@ -84,8 +96,34 @@ impl Exchange {
                 response.body.len().map_or_else(|| "-".to_string(), |n| n.to_string()),
             );
         }
-        let is_head = head.method == Method::HEAD;
-        let version = head.version;
+        self.encode(conn, response, deferred);
+        None
+    }
+
+    /// An async handler's answer (`None`: it panicked) for the request the
+    /// connection was waiting on; the requests held behind it are served.
+    pub(crate) fn answer(
+        &mut self,
+        conn: &mut Conn,
+        response: Option<Response>,
+        mut deferred: Deferred,
+        now: Millis,
+    ) {
+        let response = response.unwrap_or_else(|| {
+            deferred.close = true;
+            plain(StatusCode::INTERNAL_SERVER_ERROR)
+        });
+        if self.access_log {
+            info!(target: "access", core = self.core, "(async) {}", response.status.as_u16());
+        }
+        deferred.close |= self.draining;
+        conn.http.pending = None;
+        self.encode(conn, response, deferred);
+        self.resume(conn, now);
+    }
+
+    /// Encodes `response` into the connection's output.
+    fn encode(&mut self, conn: &mut Conn, response: Response, d: Deferred) {
         self.pool.ensure(&mut conn.http.out);
         let parts = write_response(
             &mut conn.http.out,
@@ -93,9 +131,9 @@ impl Exchange {
             &WriteParams {
                 date: self.date.get(),
                 server: &self.server_header,
-                is_head,
-                http10: version == Version::Http10,
-                close,
+                is_head: d.is_head,
+                http10: d.http10,
+                close: d.close,
             },
         );
         if !parts.is_empty() {
@@ -104,10 +142,9 @@ impl Exchange {
                 ..Outgoing::default()
             }));
         }
-        if close {
+        if d.close {
             conn.end_after_flush();
         }
-        None
     }
 }
 
@@ -214,14 +251,4 @@ fn plain(status: StatusCode) -> Response {
     Response::new(status)
         .content_type_static("text/plain; charset=utf-8")
         .body(text)
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
-    if let Some(s) = panic.downcast_ref::<&'static str>() {
-        s
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s
-    } else {
-        "non-string panic payload"
-    }
 }

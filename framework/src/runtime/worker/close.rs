@@ -9,6 +9,7 @@ use super::{Accept, Worker};
 use crate::conn::{Output, Phase, Receive};
 use crate::driver::op::{Close, Shutdown};
 use crate::driver::token::{Op, Token};
+use crate::handler::Pending;
 use crate::runtime::timer::{Clock, Deadline};
 
 impl Worker {
@@ -91,6 +92,9 @@ impl Worker {
         }
         if conn.http.file_op_in_flight() {
             targets[2] = Some(Op::FileOpen);
+        }
+        if let Some(Pending::Task(task, _)) = conn.http.pending.take() {
+            self.core.cancel(task); // the handler's future is dropped
         }
         for op in targets.into_iter().flatten() {
             self.cancel(Token::conn(op, slot, generation));

@@ -15,6 +15,7 @@ mod output;
 mod receive;
 
 use std::os::fd::OwnedFd;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -29,8 +30,10 @@ use crate::driver::op::{AcceptMulti, Cancel, EventfdRead, Pipe};
 use crate::driver::token::{Op, Token, GENERATION_MASK};
 use crate::driver::{Completion, Ring};
 use crate::error::{Error, Result};
+use crate::handler::Pending;
 use crate::runtime::exchange::Exchange;
-use crate::runtime::timer::{Clock, Millis, Timers, SWEEP};
+use crate::runtime::executor::{Answer, Core};
+use crate::runtime::timer::{Clock, Millis, SWEEP, TASK_TIMER};
 
 /// The provided buffer group every recv of this core draws from.
 const BUF_GROUP: u16 = 0;
@@ -45,6 +48,20 @@ pub(crate) struct WorkerSetup {
     pub(crate) listener: OwnedFd,
     pub(crate) wake: OwnedFd,
     pub(crate) config: Arc<Config>,
+}
+
+/// The eventfd other threads write to wake tasks of this core (a dup of
+/// the one its [`Core`] holds), read by the worker's ring.
+pub(crate) fn remote_eventfd() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    // SAFETY: plain syscall; on success we take ownership of the new fd.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor owned by nobody else.
+    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let dup = fd.try_clone()?;
+    Ok((fd, dup))
 }
 
 /// The core's listener and its multishot accept.
@@ -72,6 +89,16 @@ pub(crate) struct Worker {
     accept: Accept,
     /// The shutdown notice's read; in flight for the worker's whole life.
     wake: EventfdRead,
+    /// The read of the eventfd other threads wake tasks through; re-armed
+    /// after each completion.
+    remote: EventfdRead,
+    /// The core's executor, timers and clock (shared with the code running
+    /// on the core through a thread-local).
+    core: Rc<Core>,
+    /// Scratch for the wakes other threads left.
+    remote_wakes: Vec<u64>,
+    /// Scratch for the answers of handler tasks.
+    answers: Vec<Answer>,
     /// Pipes for splicing files, reused.
     pipes: Vec<Pipe>,
     next_generation: u32,
@@ -80,10 +107,8 @@ pub(crate) struct Worker {
     /// Connections whose recv is to be armed again this turn.
     rearm: Vec<u32>,
     completions: Vec<Completion>,
-    clock: Clock,
     /// The clock at the start of this turn's completions.
     now: Millis,
-    timers: Timers,
     /// When the connections' deadlines were last offered to the heap.
     last_sweep: Millis,
     draining: bool,
@@ -93,7 +118,12 @@ pub(crate) struct Worker {
 impl Worker {
     /// Sets up the ring, its registrations and the first ops; returns the
     /// worker and its ring's feature line.
-    pub(crate) fn new(setup: WorkerSetup, ex: Exchange) -> Result<(Worker, String)> {
+    pub(crate) fn new(
+        setup: WorkerSetup,
+        ex: Exchange,
+        core: Rc<Core>,
+        remote_fd: OwnedFd,
+    ) -> Result<(Worker, String)> {
         let cfg = setup.config;
         let sqpoll = cfg.ring.sqpoll.then_some(cfg.ring.sqpoll_idle_ms);
         let ring = Ring::new(cfg.ring.entries, sqpoll)?;
@@ -117,14 +147,16 @@ impl Worker {
             config: cfg,
             accept: Accept::Off(AcceptMulti::new(setup.listener)),
             wake: EventfdRead::new(setup.wake),
+            remote: EventfdRead::new(remote_fd),
+            core,
+            remote_wakes: Vec::new(),
+            answers: Vec::new(),
             pipes: Vec::new(),
             next_generation: 1,
             flush_list: Vec::new(),
             rearm: Vec::new(),
             completions: Vec::with_capacity(1024),
-            clock: Clock::new(),
             now: 0,
-            timers: Timers::new(),
             last_sweep: 0,
             draining: false,
             drain_deadline: None,
@@ -132,24 +164,37 @@ impl Worker {
         worker.ex.date.refresh(SystemTime::now());
         let entry = worker.wake.entry(Token::worker(Op::Wake).encode());
         worker.push(entry);
+        let entry = worker.remote.entry(Token::worker(Op::Remote).encode());
+        worker.push(entry);
         Ok((worker, features))
     }
 
-    /// Runs until drained.
+    /// Runs until drained; then drops the core's tasks.
     pub(crate) fn run(mut self) -> Result<()> {
+        let result = self.turns();
+        self.core.uninstall();
+        result
+    }
+
+    fn turns(&mut self) -> Result<()> {
         loop {
+            self.run_tasks();
             self.flush();
             if self.finished() {
                 return Ok(());
             }
-            let wait = self.wait_time();
+            let wait = if self.core.has_ready() {
+                Duration::ZERO
+            } else {
+                self.wait_time()
+            };
             self.ring
                 .submit_and_wait(wait)
                 .map_err(|e| Error::Io(format!("io_uring_enter on core {}", self.ex.core), e))?;
             let mut completions = std::mem::take(&mut self.completions);
             self.ring.reap(&mut completions);
             // Read after the wait: deadlines set from it are never early.
-            self.now = self.clock.now();
+            self.now = self.core.clock.now();
             self.ex.date.refresh(SystemTime::now());
             for c in &completions {
                 self.on_completion(*c);
@@ -162,8 +207,8 @@ impl Worker {
     /// Until the earliest timer (at least 1 ms when one is due), at most
     /// [`MAX_WAIT`].
     fn wait_time(&self) -> Duration {
-        let now = self.clock.now();
-        match self.timers.next() {
+        let now = self.core.clock.now();
+        match self.core.timers.borrow().next() {
             Some(at) if at <= now => Duration::from_millis(1).min(MAX_WAIT),
             Some(at) => Duration::from_millis(at - now).min(MAX_WAIT),
             None => MAX_WAIT,
@@ -221,8 +266,8 @@ impl Worker {
         };
         let due = conn.due(self.now);
         if due != NEVER {
-            self.timers
-                .ensure(slot, due, &mut conn.timer_armed, self.now);
+            let mut timers = self.core.timers.borrow_mut();
+            timers.ensure(slot, due, &mut conn.timer_armed, self.now);
         }
     }
 
@@ -270,6 +315,7 @@ impl Worker {
         match token.op {
             Op::Accept => return self.on_accept(c),
             Op::Wake => return self.on_wake(c),
+            Op::Remote => return self.on_remote(),
             Op::Cancel => return,
             _ => {}
         }
@@ -293,7 +339,7 @@ impl Worker {
             Op::FileOpen => self.on_file_op(slot, c),
             Op::Shutdown => self.on_shutdown(slot),
             Op::Close => return self.on_close(slot),
-            Op::Accept | Op::Wake | Op::Cancel => {}
+            Op::Accept | Op::Wake | Op::Remote | Op::Cancel => {}
         }
         self.arm_timer(slot);
     }
@@ -341,6 +387,49 @@ impl Worker {
         }
     }
 
+    /// Other threads woke tasks of this core.
+    fn on_remote(&mut self) {
+        self.core.take_remote_wakes(&mut self.remote_wakes);
+        let entry = self.remote.entry(Token::worker(Op::Remote).encode());
+        self.push(entry);
+    }
+
+    // ---- tasks -------------------------------------------------------------
+
+    /// Polls the ready tasks, then hands the handler tasks' answers to their
+    /// connections.
+    fn run_tasks(&mut self) {
+        if !self.core.has_ready() {
+            return;
+        }
+        self.core.run_ready();
+        std::mem::swap(&mut self.answers, &mut *self.core.answers.borrow_mut());
+        let mut answers = std::mem::take(&mut self.answers);
+        for answer in answers.drain(..) {
+            let (slot, generation) = answer.owner;
+            let Some(conn) = self.conns.get_mut(slot as usize) else {
+                continue;
+            };
+            let deferred = match &conn.http.pending {
+                Some(Pending::Task(id, d))
+                    if conn.generation == generation && *id == answer.task =>
+                {
+                    *d
+                }
+                _ => continue, // the connection went away meanwhile
+            };
+            if !conn.is_open() && !matches!(conn.phase, Phase::CloseAfterFlush) {
+                continue;
+            }
+            self.ex.owner = (slot, generation);
+            self.ex.answer(conn, answer.response, deferred, self.now);
+            self.settle(slot);
+            self.want_reading(slot);
+            self.arm_timer(slot);
+        }
+        self.answers = answers;
+    }
+
     fn on_wake(&mut self, c: Completion) {
         if c.result < 0 && -c.result == libc::ECANCELED {
             return;
@@ -383,15 +472,22 @@ impl Worker {
             // Offer every deadline to the heap; those within its horizon get
             // an entry (see runtime::timer).
             self.last_sweep = now;
+            let mut timers = self.core.timers.borrow_mut();
             for (slot, conn) in self.conns.iter_mut() {
                 let due = conn.due(now);
                 if due != NEVER {
-                    self.timers
-                        .ensure(slot as u32, due, &mut conn.timer_armed, now);
+                    timers.ensure(slot as u32, due, &mut conn.timer_armed, now);
                 }
             }
         }
-        while let Some((at, slot)) = self.timers.pop_expired(now) {
+        loop {
+            let Some((at, slot)) = self.core.timers.borrow_mut().pop_expired(now) else {
+                break;
+            };
+            if slot >= TASK_TIMER {
+                self.fire_sleep(at, slot - TASK_TIMER);
+                continue;
+            }
             let Some(conn) = self.conns.get_mut(slot as usize) else {
                 continue;
             };
@@ -415,6 +511,23 @@ impl Worker {
                 debug!(core = self.ex.core, "drain deadline: closing");
                 self.begin_close(slot);
             }
+        }
+    }
+
+    /// A task's sleep is due: wake its task.
+    fn fire_sleep(&mut self, at: Millis, key: u32) {
+        let waker = {
+            let mut sleeps = self.core.sleeps.borrow_mut();
+            match sleeps.get_mut(key as usize) {
+                Some(entry) if entry.armed.is(at) => {
+                    entry.armed.clear();
+                    entry.waker.clone()
+                }
+                _ => None,
+            }
+        };
+        if let Some(w) = waker {
+            w.wake();
         }
     }
 

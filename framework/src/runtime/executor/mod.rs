@@ -1,0 +1,318 @@
+//! Each core's executor: tasks polled in the worker's own loop, their I/O
+//! and timers on the core's ring and timer heap, no `Send` bound.
+//!
+//! One turn of the worker: poll the ready tasks (a bounded number), hand
+//! the answers of handler tasks to their connections, flush, enter the ring
+//! once, handle completions and timers (which wake tasks). A task is a
+//! boxed future in a slot of the core's task table; a wake puts its id on
+//! the ready queue (see [`waker`]). A panicking task is dropped and the
+//! worker lives on; if it was a handler's, its connection gets a 500.
+//!
+//! The core's state is reached through a thread-local, so `spawn_local`,
+//! `sleep` and wakers work from any code running on the worker thread.
+
+mod join;
+mod waker;
+
+pub use join::{JoinError, JoinHandle};
+pub(crate) use waker::{Remote, TaskId};
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use slab::Slab;
+
+use super::timer::{Armed, Clock, Millis, Timers};
+use crate::handler::Response;
+
+/// A task's future.
+pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = ()>>>;
+
+/// Tasks polled per turn at most, so connections are served between.
+const BUDGET: usize = 256;
+
+struct Task {
+    generation: u32,
+    /// Taken out while it is polled (so it may spawn and wake freely).
+    future: Option<BoxFuture>,
+    /// On the ready queue.
+    queued: bool,
+    /// The connection waiting for this task's response, if it is a
+    /// handler's: (slot, generation).
+    owner: Option<(u32, u32)>,
+}
+
+/// What a handler task produced, for its connection.
+pub(crate) struct Answer {
+    pub(crate) task: TaskId,
+    pub(crate) owner: (u32, u32),
+    /// `None`: the handler panicked.
+    pub(crate) response: Option<Response>,
+}
+
+/// A sleeping timer of a task.
+pub(crate) struct SleepEntry {
+    pub(crate) waker: Option<Waker>,
+    pub(crate) armed: Armed,
+}
+
+/// One core's executor state, shared through a thread-local with the code
+/// running on the core.
+pub(crate) struct Core {
+    key: u16,
+    tasks: RefCell<Slab<Task>>,
+    ready: RefCell<VecDeque<TaskId>>,
+    next_generation: Cell<u32>,
+    /// The task being polled, if any.
+    current: Cell<Option<TaskId>>,
+    pub(crate) answers: RefCell<Vec<Answer>>,
+    /// Every timer of the core: connection deadlines and task sleeps.
+    pub(crate) timers: RefCell<Timers>,
+    pub(crate) sleeps: RefCell<Slab<SleepEntry>>,
+    pub(crate) clock: Clock,
+    pub(crate) remote: Arc<Remote>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with the current core, or panics with a sentence that says why.
+pub(crate) fn with_core<R>(what: &str, f: impl FnOnce(&Rc<Core>) -> R) -> R {
+    let core = CURRENT.with(|c| c.borrow().clone());
+    match core {
+        Some(core) => f(&core),
+        None => panic!(
+            "{what} must run on a percore worker thread (inside a handler, a task, or the app factory)"
+        ),
+    }
+}
+
+/// The current core, if this is a worker thread.
+pub(crate) fn try_core() -> Option<Rc<Core>> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Wakes `id` if it belongs to this thread's core; false if it does not.
+pub(crate) fn wake_local(id: TaskId) -> bool {
+    CURRENT.with(|c| match &*c.borrow() {
+        Some(core) if core.key == id.core => {
+            core.schedule(id);
+            true
+        }
+        _ => false,
+    })
+}
+
+impl Core {
+    /// The core of the calling worker thread: registered for remote wakes
+    /// (through `eventfd`) and installed in the thread-local.
+    pub(crate) fn install(eventfd: std::os::fd::OwnedFd) -> Rc<Core> {
+        let remote = Arc::new(Remote::new(eventfd));
+        let key = waker::register(remote.clone());
+        let core = Rc::new(Core {
+            key,
+            tasks: RefCell::new(Slab::with_capacity(64)),
+            ready: RefCell::new(VecDeque::with_capacity(64)),
+            next_generation: Cell::new(1),
+            current: Cell::new(None),
+            answers: RefCell::new(Vec::new()),
+            timers: RefCell::new(Timers::new()),
+            sleeps: RefCell::new(Slab::new()),
+            clock: Clock::new(),
+            remote,
+        });
+        CURRENT.with(|c| *c.borrow_mut() = Some(core.clone()));
+        core
+    }
+
+    /// Removes the core from the thread and the registry, dropping every
+    /// task (their ops are cancelled by their own drops).
+    pub(crate) fn uninstall(&self) {
+        let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
+        drop(tasks);
+        CURRENT.with(|c| *c.borrow_mut() = None);
+        waker::unregister(self.key);
+    }
+
+    /// Starts `future` as a task; `owner` is the connection waiting for it.
+    pub(crate) fn spawn(&self, future: BoxFuture, owner: Option<(u32, u32)>) -> TaskId {
+        let generation = self.next_generation.get();
+        self.next_generation.set((generation + 1) & ((1 << 24) - 1));
+        let index = self.tasks.borrow_mut().insert(Task {
+            generation,
+            future: Some(future),
+            queued: false,
+            owner,
+        });
+        let id = TaskId {
+            core: self.key,
+            index: index as u32,
+            generation,
+        };
+        self.schedule(id);
+        id
+    }
+
+    /// Drops a task that is no longer wanted (its connection closed).
+    pub(crate) fn cancel(&self, id: TaskId) {
+        let removed = {
+            let mut tasks = self.tasks.borrow_mut();
+            match tasks.get(id.index as usize) {
+                Some(t) if t.generation == id.generation => Some(tasks.remove(id.index as usize)),
+                _ => None,
+            }
+        };
+        drop(removed); // outside the borrow: the future's drop may touch the core
+    }
+
+    /// Puts a task on the ready queue (once).
+    pub(crate) fn schedule(&self, id: TaskId) {
+        let Ok(mut tasks) = self.tasks.try_borrow_mut() else {
+            self.ready.borrow_mut().push_back(id); // deduplicated when run
+            return;
+        };
+        if let Some(t) = tasks.get_mut(id.index as usize) {
+            if t.generation == id.generation && !t.queued {
+                t.queued = true;
+                self.ready.borrow_mut().push_back(id);
+            }
+        }
+    }
+
+    /// Whether some task is ready to run.
+    pub(crate) fn has_ready(&self) -> bool {
+        !self.ready.borrow().is_empty()
+    }
+
+    /// Takes the wakes other threads left.
+    pub(crate) fn take_remote_wakes(&self, scratch: &mut Vec<u64>) {
+        self.remote.drain(scratch);
+        for packed in scratch.drain(..) {
+            self.schedule(TaskId::unpack(packed));
+        }
+    }
+
+    /// Polls up to [`BUDGET`] ready tasks.
+    pub(crate) fn run_ready(&self) {
+        for _ in 0..BUDGET {
+            let Some(id) = self.ready.borrow_mut().pop_front() else {
+                return;
+            };
+            let future = {
+                let mut tasks = self.tasks.borrow_mut();
+                match tasks.get_mut(id.index as usize) {
+                    Some(t) if t.generation == id.generation => {
+                        t.queued = false;
+                        t.future.take()
+                    }
+                    _ => None,
+                }
+            };
+            let Some(mut future) = future else {
+                continue; // gone, or a duplicate entry
+            };
+            let waker = waker::waker(id);
+            let mut cx = Context::from_waker(&waker);
+            self.current.set(Some(id));
+            let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
+            self.current.set(None);
+            match polled {
+                Ok(Poll::Pending) => {
+                    let mut tasks = self.tasks.borrow_mut();
+                    if let Some(t) = tasks.get_mut(id.index as usize) {
+                        if t.generation == id.generation {
+                            t.future = Some(future);
+                            continue;
+                        }
+                    }
+                    // Cancelled while it ran: dropped below, outside the borrow.
+                    drop(tasks);
+                }
+                Ok(Poll::Ready(())) => self.finish(id, None),
+                Err(panic) => {
+                    tracing::error!("task panicked: {}", panic_message(&panic));
+                    self.finish(id, Some(()));
+                }
+            }
+            drop(future);
+        }
+    }
+
+    /// A task is done; a handler task that panicked answers 500.
+    fn finish(&self, id: TaskId, panicked: Option<()>) {
+        let task = {
+            let mut tasks = self.tasks.borrow_mut();
+            match tasks.get(id.index as usize) {
+                Some(t) if t.generation == id.generation => Some(tasks.remove(id.index as usize)),
+                _ => None,
+            }
+        };
+        if let (Some(task), Some(())) = (task, panicked) {
+            if let Some(owner) = task.owner {
+                self.answers.borrow_mut().push(Answer {
+                    task: id,
+                    owner,
+                    response: None,
+                });
+            }
+        }
+    }
+
+    /// A handler task's response, for its connection.
+    pub(crate) fn answer(&self, response: Response) {
+        let Some(id) = self.current.get() else {
+            return;
+        };
+        let owner = self
+            .tasks
+            .borrow()
+            .get(id.index as usize)
+            .and_then(|t| t.owner);
+        if let Some(owner) = owner {
+            self.answers.borrow_mut().push(Answer {
+                task: id,
+                owner,
+                response: Some(response),
+            });
+        }
+    }
+
+    /// The time now on the core's clock.
+    pub(crate) fn now(&self) -> Millis {
+        self.clock.now()
+    }
+}
+
+pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    if let Some(s) = panic.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s
+    } else {
+        "non-string panic payload"
+    }
+}
+
+/// Starts `future` as a task on the current core and returns a handle to
+/// its output. Runs on the worker thread, so the future needs no `Send`
+/// and may hold `Rc`s across awaits. Call it from a handler, a task, or the
+/// app factory (a per-core background job).
+///
+/// # Panics
+/// Outside a percore worker thread.
+pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let (handle, task) = join::pair(future);
+    with_core("percore::spawn_local", |core| core.spawn(task, None));
+    handle
+}
