@@ -60,7 +60,7 @@ impl App {
             }
         };
         let handler = |core: Rc<crate::fs::CoreFiles>| -> BoxedHandler {
-            Box::new(move |req: &Request<'_>| core.serve(req))
+            Box::new(move |req: &Request| core.serve(req))
         };
         let files = |core| MethodRouter::default().on_reply(Method::GET, handler(core));
         if prefix.is_empty() {

@@ -35,11 +35,16 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 const REQUEST: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: localhost\r\n\r\n";
+const ASYNC_REQUEST: &[u8] = b"GET /async/plaintext HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
 /// Sends `n` requests one at a time and reads exactly `n * len` bytes back.
 fn run(s: &mut std::net::TcpStream, n: usize, len: usize, buf: &mut [u8]) {
+    run_request(s, REQUEST, n, len, buf)
+}
+
+fn run_request(s: &mut std::net::TcpStream, request: &[u8], n: usize, len: usize, buf: &mut [u8]) {
     for _ in 0..n {
-        s.write_all(REQUEST).unwrap();
+        s.write_all(request).unwrap();
         let mut got = 0;
         while got < len {
             let k = s.read(&mut buf[got..len]).unwrap();
@@ -50,8 +55,12 @@ fn run(s: &mut std::net::TcpStream, n: usize, len: usize, buf: &mut [u8]) {
     }
 }
 
+/// The counter is process-wide: the tests of this file take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn keep_alive_plaintext_allocates_nothing_per_request() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let server = common::start(1, |_| {
         App::new().route(
             "/plaintext",
@@ -81,4 +90,38 @@ fn keep_alive_plaintext_allocates_nothing_per_request() {
     // everything else must be allocation-free.
     assert!(per_request < 0.001, "{per_request} allocations per request");
     eprintln!("allocations per request after warm-up: {per_request}");
+}
+
+#[test]
+fn an_async_handler_allocates_at_most_once_per_request() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let server = common::start(1, |_| {
+        App::new().route(
+            "/async/plaintext",
+            get(|req: percore::Request| async move {
+                // The owned request is usable across an await.
+                let _ = req.path();
+                Response::ok()
+                    .content_type_static("text/plain")
+                    .body("Hello, World!")
+            }),
+        )
+    });
+    let mut s = common::connect(server.local_addr());
+    let mut buf = vec![0u8; 4096];
+    s.write_all(ASYNC_REQUEST).unwrap();
+    let len = s.read(&mut buf).unwrap();
+    assert!(buf[..len].ends_with(b"Hello, World!"));
+    run_request(&mut s, ASYNC_REQUEST, 2_000, len, &mut buf);
+    const N: usize = 10_000;
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    run_request(&mut s, ASYNC_REQUEST, N, len, &mut buf);
+    let per_request = (ALLOCATIONS.load(Ordering::SeqCst) - before) as f64 / N as f64;
+    // The task's future is the one allocation; the owned request comes from
+    // the core's pool.
+    assert!(
+        per_request <= 1.001,
+        "{per_request} allocations per request"
+    );
+    eprintln!("async allocations per request after warm-up: {per_request}");
 }

@@ -412,3 +412,106 @@ fn a_body_trickled_slower_than_its_timeout_overall_but_steadily_completes() {
     let r = read_response(&mut s, &mut pending, false);
     assert_eq!((r.status, r.body.as_slice()), (200, &b"abcdef"[..]));
 }
+
+#[test]
+fn at_max_connections_new_connections_wait_instead_of_being_reset() {
+    let server = server_with(1, |c| c.server.max_connections = 5);
+    let addr = server.local_addr();
+    let request = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut held: Vec<TcpStream> = (0..5)
+        .map(|_| {
+            let mut s = connect(addr);
+            s.write_all(request).unwrap();
+            let mut pending = Vec::new();
+            assert_eq!(read_response(&mut s, &mut pending, false).status, 200);
+            s
+        })
+        .collect();
+    // Two more: the kernel completes their handshakes; the server must not
+    // take them off the queue only to drop them.
+    let mut waiting: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = connect(addr);
+            s.write_all(request).unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    for s in &mut waiting {
+        s.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 64];
+        match s.read(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {} // waiting: right
+            other => panic!("a connection over the cap got {other:?} instead of waiting"),
+        }
+        s.set_nonblocking(false).unwrap();
+    }
+    // Slots free up: the waiting ones are served.
+    held.truncate(3);
+    for s in &mut waiting {
+        let mut pending = Vec::new();
+        assert_eq!(read_response(s, &mut pending, false).status, 200);
+    }
+}
+
+fn reset(s: TcpStream) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt with a properly sized linger struct on our socket.
+    unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&s),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as u32,
+        );
+    }
+    drop(s);
+}
+
+/// Shuts the server down and says how long the drain took: a connection
+/// the engine lost track of holds it until drain_secs and the grace after.
+fn drain_time(server: RunningServer) -> Duration {
+    let t = Instant::now();
+    server.shutdown();
+    server.join().unwrap();
+    t.elapsed()
+}
+
+#[test]
+fn connections_that_fail_while_closing_are_still_freed() {
+    for workers in [1, 2] {
+        let server = server_with(workers, |c| {
+            c.timeouts.drain_secs = 5;
+            c.timeouts.send_secs = 1;
+        });
+        let addr = server.local_addr();
+        // Aborted downloads of a spliced file: the peer resets mid-body.
+        for _ in 0..20 {
+            let mut s = connect(addr);
+            s.write_all(b"GET /files/big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            let mut buf = [0u8; 1000];
+            let _ = s.read(&mut buf).unwrap();
+            reset(s);
+        }
+        // A client that pipelines and never reads: the send timeout ends it.
+        let mut stuck = connect(addr);
+        let burst = b"GET /files/mid.bin HTTP/1.1\r\nHost: x\r\n\r\n".repeat(200);
+        stuck
+            .set_write_timeout(Some(Duration::from_secs(3)))
+            .unwrap();
+        let _ = stuck.write_all(&burst);
+        std::thread::sleep(Duration::from_millis(2500));
+        reset(stuck);
+        std::thread::sleep(Duration::from_millis(200));
+        let took = drain_time(server);
+        assert!(
+            took < Duration::from_secs(3),
+            "drain took {took:?}: connections leaked ({workers} workers)"
+        );
+    }
+}

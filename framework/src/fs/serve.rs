@@ -132,7 +132,7 @@ struct Chosen {
 impl CoreFiles {
     /// Runs the pipeline for one request (GET or HEAD: the router answers 405
     /// for other methods).
-    pub(crate) fn serve(&self, req: &Request<'_>) -> Reply {
+    pub(crate) fn serve(&self, req: &Request) -> Reply {
         // 2. and 3. Path, dotfiles.
         let raw = req.path().as_bytes();
         let rest = &raw[self.prefix_len.min(raw.len())..];
@@ -206,7 +206,7 @@ impl CoreFiles {
         self.respond(req, chosen).into()
     }
 
-    fn respond(&self, req: &Request<'_>, chosen: Chosen) -> Response {
+    fn respond(&self, req: &Request, chosen: Chosen) -> Response {
         let content_type = chosen.content_type.clone();
         let file = &chosen.file;
         let etag = file.etag.to_str().unwrap_or("");
@@ -362,7 +362,7 @@ fn whole(file: &CachedFile) -> Body {
 }
 
 /// Step 6: the sibling `Accept-Encoding` prefers, if any exists.
-fn choose_sibling(file: Rc<CachedFile>, req: &Request<'_>) -> Chosen {
+fn choose_sibling(file: Rc<CachedFile>, req: &Request) -> Chosen {
     let mut available = Available::default();
     for (sibling, enc) in file.siblings.iter().zip(Encoding::ALL) {
         if sibling.is_some() {

@@ -4,7 +4,7 @@
 //! On the request path this is the step after the router: the matched
 //! handler gets a [`Request`] and returns anything that is [`IntoResponse`]:
 //! a sync handler borrows the request and answers at once; an async one
-//! owns it (`Request<'static>`) and its future runs as a task on the core's
+//! owns it (`Request`) and its future runs as a task on the core's
 //! executor. The marker type parameter `M` on [`Handler`] keeps the blanket
 //! impls for the closure shapes (`Fn(&Request)`, `Fn()`, `Fn(Request) ->
 //! impl Future`, `Fn() -> impl Future`) from overlapping, as axum does.
@@ -36,7 +36,7 @@ use http::Method;
 pub trait Handler<M>: 'static {
     /// Runs the handler.
     #[doc(hidden)]
-    fn call(&self, req: &Request<'_>) -> Outcome;
+    fn call(&self, req: &Request) -> Outcome;
 }
 
 /// Marker for handlers taking the request.
@@ -54,10 +54,10 @@ pub struct AsyncWithoutRequest<R>(std::marker::PhantomData<R>);
 
 impl<F, R> Handler<WithRequest<R>> for F
 where
-    F: Fn(&Request<'_>) -> R + 'static,
+    F: Fn(&Request) -> R + 'static,
     R: IntoResponse,
 {
-    fn call(&self, req: &Request<'_>) -> Outcome {
+    fn call(&self, req: &Request) -> Outcome {
         Outcome(Reply::Ready(self(req).into_response()))
     }
 }
@@ -67,18 +67,18 @@ where
     F: Fn() -> R + 'static,
     R: IntoResponse,
 {
-    fn call(&self, _req: &Request<'_>) -> Outcome {
+    fn call(&self, _req: &Request) -> Outcome {
         Outcome(Reply::Ready(self().into_response()))
     }
 }
 
 impl<F, Fut> Handler<AsyncWithRequest<Fut::Output>> for F
 where
-    F: Fn(Request<'static>) -> Fut + 'static,
+    F: Fn(Request) -> Fut + 'static,
     Fut: Future + 'static,
     Fut::Output: IntoResponse,
 {
-    fn call(&self, req: &Request<'_>) -> Outcome {
+    fn call(&self, req: &Request) -> Outcome {
         spawn_answer(self(req.to_owned_request()))
     }
 }
@@ -89,7 +89,7 @@ where
     Fut: Future + 'static,
     Fut::Output: IntoResponse,
 {
-    fn call(&self, _req: &Request<'_>) -> Outcome {
+    fn call(&self, _req: &Request) -> Outcome {
         spawn_answer(self())
     }
 }
@@ -109,10 +109,10 @@ where
 }
 
 /// A type-erased handler, as stored in the router.
-pub(crate) type BoxedHandler = Box<dyn Fn(&Request<'_>) -> Reply>;
+pub(crate) type BoxedHandler = Box<dyn Fn(&Request) -> Reply>;
 
 fn boxed<H: Handler<M>, M>(h: H) -> BoxedHandler {
-    Box::new(move |req: &Request<'_>| h.call(req).0)
+    Box::new(move |req: &Request| h.call(req).0)
 }
 
 /// The handlers of one path, by method. Made with [`get`], [`post`] ... and

@@ -1,12 +1,12 @@
 //! The request a handler sees: the parsed head, the route params and the
 //! body.
 //!
-//! A sync handler gets it borrowed for the call: nothing is copied, the head
-//! bytes are the connection's receive bytes, the spans come from the codec,
-//! the params from the router's reused buffer. An async handler outlives the
-//! receive buffer, so it gets an owned copy (`Request<'static>`): head bytes,
-//! body, head and params in one block taken from a per-core pool, so after
-//! warm-up it costs no allocation.
+//! A sync handler gets `&Request` for the call, and nothing is copied: the
+//! head bytes are the connection's receive bytes, the spans come from the
+//! codec, the params from the router's reused buffer. An async handler
+//! outlives the receive buffer, so it gets a `Request` of its own: head
+//! bytes, body, head and params in one block taken from a per-core pool, so
+//! after warm-up it costs no allocation.
 
 use std::cell::RefCell;
 
@@ -30,30 +30,38 @@ struct Owned {
 }
 
 thread_local! {
+    // Boxed: a request holds its block by pointer, so taking one from the
+    // pool and giving it back moves 8 bytes, not the block.
+    #[allow(clippy::vec_box)]
     static POOL: RefCell<Vec<Box<Owned>>> = const { RefCell::new(Vec::new()) };
 }
 
-enum View<'a> {
+/// Where a request's bytes are.
+enum View {
+    /// In the connection and the core's parser: valid while the `Request`
+    /// exists, which [`Request::with_borrowed`] confines to one call.
     Borrowed {
-        buf: &'a [u8],
-        head: &'a RequestHead,
-        params: &'a Params,
-        body: &'a [u8],
+        buf: *const [u8],
+        head: *const RequestHead,
+        params: *const Params,
+        body: *const [u8],
     },
+    /// In a block of its own.
     Owned(Box<Owned>),
+    /// Given back to the pool (only while the request is dropped).
+    Released,
 }
 
-/// A parsed HTTP request: borrowed from the connection for a sync
-/// handler's call, owned (`Request<'static>`) by an async handler.
-pub struct Request<'a> {
-    view: View<'a>,
+/// A parsed HTTP request: lent to a sync handler for its call (`&Request`),
+/// owned by an async handler (`Request`).
+pub struct Request {
+    view: View,
     core: usize,
 }
 
-impl Drop for Request<'_> {
+impl Drop for Request {
     fn drop(&mut self) {
-        if let View::Owned(owned) = &mut self.view {
-            let mut owned = std::mem::take(owned);
+        if let View::Owned(mut owned) = std::mem::replace(&mut self.view, View::Released) {
             if owned.buf.capacity() + owned.body.capacity() > POOLED_BYTES {
                 return;
             }
@@ -70,16 +78,18 @@ impl Drop for Request<'_> {
     }
 }
 
-impl<'a> Request<'a> {
-    /// A request borrowed from the connection.
-    pub(crate) fn borrowed(
-        buf: &'a [u8],
-        head: &'a RequestHead,
-        params: &'a Params,
-        body: &'a [u8],
+impl Request {
+    /// Lends `f` a request over borrowed parts. The request cannot leave the
+    /// call: `f` only gets a reference, and `R` cannot borrow from it.
+    pub(crate) fn with_borrowed<R>(
+        buf: &[u8],
+        head: &RequestHead,
+        params: &Params,
+        body: &[u8],
         core: usize,
-    ) -> Request<'a> {
-        Request {
+        f: impl FnOnce(&Request) -> R,
+    ) -> R {
+        let req = Request {
             view: View::Borrowed {
                 buf,
                 head,
@@ -87,11 +97,12 @@ impl<'a> Request<'a> {
                 body,
             },
             core,
-        }
+        };
+        f(&req)
     }
 
     /// An owned copy, for a handler that outlives the receive buffer.
-    pub(crate) fn to_owned_request(&self) -> Request<'static> {
+    pub(crate) fn to_owned_request(&self) -> Request {
         let (buf, head, params, body) = self.parts();
         let mut owned = POOL
             .try_with(|p| p.borrow_mut().pop())
@@ -112,13 +123,17 @@ impl<'a> Request<'a> {
 
     fn parts(&self) -> (&[u8], &RequestHead, &Params, &[u8]) {
         match &self.view {
+            // SAFETY: a borrowed request only exists inside `with_borrowed`,
+            // whose caller keeps the four parts alive (and unchanged) for
+            // the call; these references end with the `&self` borrow.
             View::Borrowed {
                 buf,
                 head,
                 params,
                 body,
-            } => (buf, head, params, body),
+            } => unsafe { (&**buf, &**head, &**params, &**body) },
             View::Owned(o) => (&o.buf, &o.head, &o.params, &o.body),
+            View::Released => unreachable!("a request is not used while it is dropped"),
         }
     }
 

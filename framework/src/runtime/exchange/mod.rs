@@ -149,7 +149,9 @@ impl Exchange {
             || !conn.is_open()
             || conn.http.must_hold(OUT_HIGH_WATER)
         {
-            return;
+            // Nothing held to serve; but an answer that was pending may have
+            // been what an EOF was waiting for.
+            return self.end_if_eof(conn);
         }
         let (consumed, stop) = self.serve_buffered(conn);
         self.settle(conn, stop, consumed > 0, false, now);
@@ -314,6 +316,9 @@ impl Exchange {
             BodyKind::Length(n) => {
                 let n = n as usize; // <= limits.max_body, checked by the parser
                 if rest.len() < n {
+                    if self.refused_before_body(conn, &input[..head_len]) {
+                        return Ok(Step::Served(input.len()));
+                    }
                     self.continue_if_expected(conn);
                     return Ok(Step::NeedBody);
                 }
@@ -334,6 +339,10 @@ impl Exchange {
                     }
                     Ok(DecodeStatus::NeedMore { consumed }) => {
                         progress.raw_used += consumed;
+                        if self.refused_before_body(conn, &input[..head_len]) {
+                            self.recycle_chunked(progress);
+                            return Ok(Step::Served(input.len()));
+                        }
                         conn.http.chunked = Some(progress);
                         self.continue_if_expected(conn);
                         Ok(Step::NeedBody)
@@ -373,6 +382,14 @@ impl Exchange {
             }
             None => Step::Served(used),
         }
+    }
+
+    /// A request that expects `100 Continue` but that no route takes is
+    /// answered before its body (see `refuse_unrouted`).
+    fn refused_before_body(&mut self, conn: &mut Conn, head_bytes: &[u8]) -> bool {
+        self.head.expect_continue
+            && !conn.http.continue_sent
+            && self.refuse_unrouted(conn, head_bytes)
     }
 
     fn continue_if_expected(&mut self, conn: &mut Conn) {

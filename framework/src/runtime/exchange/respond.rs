@@ -46,8 +46,13 @@ impl Exchange {
         } else {
             match self.app.router.lookup(&head.method, path, &mut self.params) {
                 Lookup::Found(handler) => {
-                    let req = Request::borrowed(head_bytes, head, &self.params, body, self.core);
-                    match catch_unwind(AssertUnwindSafe(|| handler(&req))) {
+                    let params = &self.params;
+                    let call = || {
+                        Request::with_borrowed(head_bytes, head, params, body, self.core, |req| {
+                            handler(req)
+                        })
+                    };
+                    match catch_unwind(AssertUnwindSafe(call)) {
                         Ok(response) => response,
                         Err(panic) => {
                             let msg = panic_message(&panic);
@@ -98,6 +103,36 @@ impl Exchange {
         }
         self.encode(conn, response, deferred);
         None
+    }
+
+    /// Before a `100 Continue`: a request no route takes is answered now
+    /// (404 or 405, and the connection closes), so the client does not send
+    /// a body for nothing. True when it was answered.
+    pub(super) fn refuse_unrouted(&mut self, conn: &mut Conn, head_bytes: &[u8]) -> bool {
+        let head = &self.head;
+        let path = match head.path.get(head_bytes) {
+            b"" => b"/",
+            path => path,
+        };
+        let response = match self.app.router.lookup(&head.method, path, &mut self.params) {
+            _ if path == b"*" => return false,
+            Lookup::Found(_) => return false,
+            Lookup::NotFound => plain(StatusCode::NOT_FOUND),
+            Lookup::MethodNotAllowed { allow } => {
+                let mut r = plain(StatusCode::METHOD_NOT_ALLOWED);
+                if let Ok(v) = HeaderValue::from_str(allow) {
+                    r.headers.push((ALLOW, v));
+                }
+                r
+            }
+        };
+        let deferred = Deferred {
+            is_head: head.method == Method::HEAD,
+            http10: head.version == Version::Http10,
+            close: true,
+        };
+        self.encode(conn, response, deferred);
+        true
     }
 
     /// An async handler's answer (`None`: it panicked) for the request the

@@ -410,3 +410,30 @@ fn a_chunked_body_keeps_only_its_decoded_bytes() {
     }
     assert_eq!(responses(&c.http.out), [(200, body)]);
 }
+
+#[test]
+fn a_request_no_route_takes_is_refused_before_its_body() {
+    for (head, want) in [
+        (&b"POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"[..], 404),
+        (b"PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n", 405),
+        (b"POST /nope HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n", 404),
+    ] {
+        let (mut ex, mut c) = (exchange(), conn());
+        ex.receive(&mut c, head, 0);
+        assert_eq!(statuses(&c.http.out), [want], "no 100 first");
+        assert_eq!(c.phase, Phase::CloseAfterFlush);
+        ex.receive(&mut c, b"abcd", 0);
+        assert_eq!(statuses(&c.http.out), [want], "the body is discarded");
+    }
+    // Without Expect the body is read as usual before the 404.
+    let (mut ex, mut c) = (exchange(), conn());
+    ex.receive(
+        &mut c,
+        b"POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n",
+        0,
+    );
+    assert!(c.http.out.is_empty());
+    ex.receive(&mut c, b"abcd", 0);
+    assert_eq!(statuses(&c.http.out), [404]);
+    assert_eq!(c.phase, Phase::Open);
+}

@@ -39,6 +39,7 @@ impl Worker {
             job.finish();
         }
         // The request that missed is at the front of the input: it runs again.
+        self.ex.owner = (slot, conn.generation);
         self.ex.resume(conn, self.now);
         self.settle(slot);
         self.want_reading(slot);

@@ -39,6 +39,8 @@ use crate::runtime::timer::{Clock, Millis, SWEEP, TASK_TIMER};
 const BUF_GROUP: u16 = 0;
 /// If the drain has not finished this long after its deadline, stop anyway.
 const DRAIN_GRACE: Duration = Duration::from_secs(1);
+/// Descriptor-table slots beyond max_connections (see `Worker::new`).
+const ACCEPT_SPARE: u32 = 64;
 /// The longest the loop sleeps without a timer due (drain checks, Date).
 const MAX_WAIT: Duration = Duration::from_secs(1);
 
@@ -48,6 +50,14 @@ pub(crate) struct WorkerSetup {
     pub(crate) listener: OwnedFd,
     pub(crate) wake: OwnedFd,
     pub(crate) config: Arc<Config>,
+}
+
+/// The soft RLIMIT_NOFILE: the kernel refuses a larger descriptor table.
+fn open_file_limit() -> u32 {
+    match nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE) {
+        Ok((soft, _)) => soft.min(u32::MAX as u64) as u32,
+        Err(_) => 1024,
+    }
 }
 
 /// The eventfd other threads write to wake tasks of this core (a dup of
@@ -128,8 +138,13 @@ impl Worker {
         let sqpoll = cfg.ring.sqpoll.then_some(cfg.ring.sqpoll_idle_ms);
         let ring = Ring::new(cfg.ring.entries, sqpoll)?;
         let max_conns = cfg.server.max_connections as u32;
+        // Accept stops at max_connections (see `flush`), but a connection or
+        // two may arrive before the cancel lands: spare slots serve those
+        // rather than let the kernel reset them (an accept into a full
+        // table takes the connection off the queue and drops it).
+        let table = (max_conns + ACCEPT_SPARE).min(open_file_limit());
         ring.submitter()
-            .register_files_sparse(max_conns)
+            .register_files_sparse(table)
             .map_err(|e| Error::Ring(crate::driver::SetupError::from_io(e)))?;
         let bufs = BufRing::new(
             &ring.submitter(),
@@ -285,7 +300,8 @@ impl Worker {
         }
         self.rearm = rearm;
         self.bufs.publish();
-        if !self.draining && matches!(self.accept, Accept::Off(_)) {
+        let below_cap = self.conns.len() < self.config.server.max_connections;
+        if !self.draining && below_cap && matches!(self.accept, Accept::Off(_)) {
             let mut entry = None;
             self.move_accept(|a| match a {
                 Accept::Off(op) => {
@@ -341,6 +357,10 @@ impl Worker {
             Op::Close => return self.on_close(slot),
             Op::Accept | Op::Wake | Op::Remote | Op::Cancel => {}
         }
+        // Whatever path the completion took (an error on a connection that
+        // was already closing included): the close goes out once its last
+        // op is back.
+        self.try_close(slot);
         self.arm_timer(slot);
     }
 
@@ -384,6 +404,13 @@ impl Worker {
         } else {
             self.arm_recv(slot);
             self.arm_timer(slot);
+        }
+        if self.conns.len() >= self.config.server.max_connections
+            && matches!(self.accept, Accept::Armed(_))
+        {
+            // At the cap: new connections wait in the listen backlog until
+            // one closes (`flush` arms accept again below the cap).
+            self.cancel(Token::worker(Op::Accept));
         }
     }
 

@@ -259,6 +259,7 @@ impl Worker {
         let now = self.now;
         let keepalive = self.config.timeouts.keepalive();
         let conn = &mut self.conns[slot as usize];
+        self.ex.owner = (slot, conn.generation);
         self.ex.resume(conn, now);
         if conn.is_idle() && conn.http.waiting == crate::conn::Waiting::Idle {
             conn.read_deadline = Deadline::at(Clock::deadline(now, keepalive));

@@ -55,6 +55,7 @@ impl Worker {
                 if let Some(bid) = c.buffer_id() {
                     if conn.is_open() {
                         let data = self.bufs.filled(bid, n as usize);
+                        self.ex.owner = (slot, conn.generation);
                         self.ex.receive(conn, data, self.now);
                     }
                     // Else: the last response is queued, or lingering: discarded.
