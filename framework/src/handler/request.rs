@@ -123,15 +123,18 @@ impl Request {
 
     fn parts(&self) -> (&[u8], &RequestHead, &Params, &[u8]) {
         match &self.view {
-            // SAFETY: a borrowed request only exists inside `with_borrowed`,
-            // whose caller keeps the four parts alive (and unchanged) for
-            // the call; these references end with the `&self` borrow.
             View::Borrowed {
                 buf,
                 head,
                 params,
                 body,
-            } => unsafe { (&**buf, &**head, &**params, &**body) },
+            } => {
+                // SAFETY: a borrowed request only exists inside
+                // `with_borrowed`, whose caller keeps the four parts alive
+                // (and unchanged) for the call; these references end with
+                // the `&self` borrow, inside that call.
+                unsafe { (&**buf, &**head, &**params, &**body) }
+            }
             View::Owned(o) => (&o.buf, &o.head, &o.params, &o.body),
             View::Released => unreachable!("a request is not used while it is dropped"),
         }
