@@ -22,8 +22,14 @@ impl Drop for Hello {
 
 /// Starts the binary and waits for its "listening on" line.
 fn start(bin: &str, args: &[&str]) -> Hello {
+    let workers: &[&str] = if args.contains(&"--workers") {
+        &[]
+    } else {
+        &["--workers", "2"]
+    };
     let mut child = Command::new(bin)
-        .args(["--listen", "127.0.0.1:0", "--workers", "2"])
+        .args(["--listen", "127.0.0.1:0"])
+        .args(workers)
         .args(args)
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
@@ -87,6 +93,19 @@ fn hello_answers_the_techempower_contract_and_drains_on_sigterm() {
     assert_eq!(header(&r, "server"), Some("percore"));
     let date = header(&r, "date").expect("Date header");
     assert!(httpdate_like(date), "{date}");
+
+    // The async handler answers byte for byte the same (Date aside).
+    let without_date = |r: &str| -> String {
+        r.lines()
+            .filter(|l| !l.starts_with("date:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let a = exchange(
+        addr,
+        b"GET /async/plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(without_date(&a), without_date(&r));
 
     let r = exchange(
         addr,
@@ -194,4 +213,54 @@ fn state_example_counts_per_core() {
         assert_eq!(count, *seen, "core {core} counted out of step");
     }
     assert!(counts.keys().all(|&c| c < 2), "{counts:?}");
+}
+
+#[test]
+fn async_api_sleeps_without_holding_up_the_core() {
+    let app = start(env!("CARGO_BIN_EXE_async_api"), &["--workers", "1"]);
+    let addr = app.addr;
+    let t = Instant::now();
+    let r = exchange(
+        addr,
+        b"GET /sleep?ms=150 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(t.elapsed() >= Duration::from_millis(150));
+    assert_eq!(body(&r), "slept 150 ms");
+    for bad in ["ms=10001", "ms=-1", "ms=abc", "x=1", ""] {
+        let req = format!("GET /sleep?{bad} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let r = exchange(addr, req.as_bytes());
+        assert!(r.starts_with("HTTP/1.1 400 "), "{bad}: {r}");
+    }
+    // Twenty sleepers at once, and a sync request meanwhile.
+    let t = Instant::now();
+    let sleepers: Vec<_> = (0..20)
+        .map(|_| {
+            std::thread::spawn(move || {
+                exchange(
+                    addr,
+                    b"GET /sleep?ms=300 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                )
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(50));
+    let quick = Instant::now();
+    let r = exchange(
+        addr,
+        b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(body(&r), "Hello, World!");
+    assert!(
+        quick.elapsed() < Duration::from_millis(100),
+        "{:?}",
+        quick.elapsed()
+    );
+    for s in sleepers {
+        assert_eq!(body(&s.join().unwrap()), "slept 300 ms");
+    }
+    assert!(
+        t.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        t.elapsed()
+    );
 }

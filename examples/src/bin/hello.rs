@@ -1,5 +1,7 @@
 //! TechEmpower-style hello world: `GET /plaintext`, `GET /json`, and
-//! `POST /echo` (the body back, as it arrived, with its Content-Type).
+//! `POST /echo` (the body back, as it arrived, with its Content-Type);
+//! `GET /async/plaintext` is `/plaintext` from an async handler, byte for
+//! byte (the async-overhead benchmark).
 //!
 //! `cargo run --release -p percore-examples --bin hello -- --listen 127.0.0.1:8080`
 
@@ -15,14 +17,7 @@ fn main() {
 
 fn app() -> App {
     App::new()
-        .route(
-            "/plaintext",
-            get(|| {
-                Response::ok()
-                    .content_type_static("text/plain")
-                    .body("Hello, World!")
-            }),
-        )
+        .route("/plaintext", get(plaintext))
         .route(
             "/json",
             get(|| {
@@ -31,6 +26,7 @@ fn app() -> App {
                 Response::json(body)
             }),
         )
+        .route("/async/plaintext", get(|| async { plaintext() }))
         .route("/echo", post(echo))
 }
 
@@ -40,4 +36,10 @@ fn echo(req: &Request) -> Response {
         Some(ct) => response.content_type(ct),
         None => response,
     }
+}
+
+fn plaintext() -> Response {
+    Response::ok()
+        .content_type_static("text/plain")
+        .body("Hello, World!")
 }
