@@ -88,7 +88,7 @@ pub use handler::{
     delete, get, head, on, options, patch, post, put, Body, Handler, IntoResponse, MethodRouter,
     Request, Response,
 };
-pub use runtime::executor::{spawn_local, JoinError, JoinHandle};
+pub use runtime::executor::{spawn_blocking, spawn_local, BlockingHandle, JoinError, JoinHandle};
 pub use runtime::{CoreId, RunningServer, Server};
 
 /// Sets up `tracing` output on stderr: the level comes from `RUST_LOG` if set,

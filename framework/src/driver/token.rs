@@ -32,6 +32,8 @@ pub enum Op {
     FileOpen = 11,
     /// Read of the worker's second eventfd: wakes from other threads.
     Remote = 12,
+    /// A task's op: the slot is its index in the core's op table.
+    Task = 13,
 }
 
 impl Op {
@@ -48,6 +50,7 @@ impl Op {
             10 => Op::SpliceOut,
             11 => Op::FileOpen,
             12 => Op::Remote,
+            13 => Op::Task,
             _ => return None,
         })
     }
@@ -123,6 +126,7 @@ mod tests {
             Op::SpliceOut,
             Op::FileOpen,
             Op::Remote,
+            Op::Task,
         ] {
             for (slot, generation) in [(0, 0), (u32::MAX, GENERATION_MASK), (17, 99)] {
                 let t = Token::conn(op, slot, generation);

@@ -1,4 +1,6 @@
-//! Static files as a handler: the pure decisions of the request pipeline.
+//! Files: [`File`] for async code, read and written through the core's ring,
+//! and static files as a handler, the pure decisions of whose request
+//! pipeline follow.
 //!
 //! Everything here is I/O-free and table-tested; the runtime does the I/O
 //! (`openat2`, `statx`, `getdents`, `splice` through the ring) and calls these
@@ -64,6 +66,7 @@
 pub mod cache;
 pub mod conditional;
 pub mod encoding;
+mod file;
 pub mod listing;
 pub mod mime;
 pub mod path;
@@ -71,6 +74,7 @@ pub(crate) mod prefetch;
 pub mod range;
 mod serve;
 
+pub use file::{read, File, Metadata};
 pub(crate) use serve::CoreFiles;
 pub use serve::StaticFiles;
 

@@ -1,11 +1,17 @@
-//! Listening sockets: one `SO_REUSEPORT` listener per core, so the kernel
-//! spreads new connections over the cores (the only state the cores share).
+//! Sockets. The server's listeners: one `SO_REUSEPORT` listener per core, so
+//! the kernel spreads new connections over the cores (the only state the
+//! cores share). And for async code, [`TcpStream`] and [`TcpListener`] on the
+//! core's ring.
 //!
 //! The first listener binds the configured address; when its port is 0 the
 //! others bind the port the kernel chose for it, so every core serves one port.
 
+mod stream;
+
+pub use stream::{TcpListener, TcpStream};
+
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener as StdListener};
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sys::socket::{
@@ -24,7 +30,7 @@ pub fn bind_listeners(
     for _ in 0..count.max(1) {
         let fd = bind_one(bound, backlog)?;
         if bound.port() == 0 {
-            let listener = TcpListener::from(fd);
+            let listener = StdListener::from(fd);
             bound = listener.local_addr()?;
             listeners.push(OwnedFd::from(listener));
         } else {
@@ -69,14 +75,14 @@ mod tests {
         assert_eq!(fds.len(), 3);
         assert_ne!(addr.port(), 0);
         for fd in fds {
-            let l = TcpListener::from(fd);
+            let l = StdListener::from(fd);
             assert_eq!(l.local_addr().unwrap(), addr);
         }
     }
 
     #[test]
     fn a_taken_port_is_a_clear_error() {
-        let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+        let taken = StdListener::bind("127.0.0.1:0").unwrap();
         let err = bind_listeners(taken.local_addr().unwrap(), 1, 16).unwrap_err();
         assert!(err.to_string().contains("cannot listen on"), "{err}");
     }

@@ -17,11 +17,13 @@ mod accept;
 mod cancel;
 mod close;
 mod eventfd;
+mod file_io;
 mod open;
 mod read;
 mod recv;
 mod send;
 mod shutdown;
+mod socket_io;
 mod splice;
 mod statx;
 
@@ -29,11 +31,13 @@ pub(crate) use accept::AcceptMulti;
 pub(crate) use cancel::Cancel;
 pub(crate) use close::Close;
 pub(crate) use eventfd::EventfdRead;
+pub(crate) use file_io::{Fsync, ReadAt, WriteAt};
 pub(crate) use open::OpenAt2;
 pub(crate) use read::Read;
 pub(crate) use recv::RecvMulti;
 pub(crate) use send::Send;
 pub(crate) use shutdown::Shutdown;
+pub(crate) use socket_io::{AcceptOne, Connect, RecvInto, SendFrom};
 pub(crate) use splice::{Pipe, SplicePair};
 pub(crate) use statx::Statx;
 
@@ -50,7 +54,7 @@ const fn probe<T: RingOp>() -> (u8, &'static str) {
 }
 
 /// Every opcode the event loop submits, from the op types themselves.
-pub(crate) const PROBED: [(u8, &str); 11] = [
+pub(crate) const PROBED: [(u8, &str); 16] = [
     probe::<AcceptMulti>(),
     probe::<RecvMulti>(),
     probe::<Send<Vec<u8>>>(),
@@ -62,4 +66,9 @@ pub(crate) const PROBED: [(u8, &str); 11] = [
     probe::<Shutdown>(),
     probe::<Cancel>(),
     probe::<EventfdRead>(),
+    probe::<WriteAt>(),
+    probe::<Fsync>(),
+    probe::<Connect>(),
+    probe::<AcceptOne>(),
+    probe::<RecvInto>(),
 ];

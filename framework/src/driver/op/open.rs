@@ -9,10 +9,11 @@ use io_uring::{opcode, squeue, types};
 
 use super::RingOp;
 
-/// Owns the directory it resolves beneath, the NUL-terminated path and the
-/// `open_how` (boxed: the kernel reads them by address).
+/// Owns the directory it resolves beneath (none: the working directory),
+/// the NUL-terminated path and the `open_how` (boxed: the kernel reads them
+/// by address).
 pub(crate) struct OpenAt2 {
-    dir: Rc<OwnedFd>,
+    dir: Option<Rc<OwnedFd>>,
     path: CString,
     how: Box<types::OpenHow>,
 }
@@ -29,20 +30,30 @@ impl OpenAt2 {
         let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY;
         let how = types::OpenHow::new().flags(flags as u64).resolve(resolve);
         OpenAt2 {
-            dir,
+            dir: Some(dir),
+            path,
+            how: Box::new(how),
+        }
+    }
+
+    /// Opens `path` (relative to the working directory) with `flags` and,
+    /// when it creates the file, `mode`.
+    pub(crate) fn with_flags(path: CString, flags: i32, mode: u32) -> OpenAt2 {
+        let how = types::OpenHow::new()
+            .flags((flags | libc::O_CLOEXEC) as u64)
+            .mode(mode as u64);
+        OpenAt2 {
+            dir: None,
             path,
             how: Box::new(how),
         }
     }
 
     pub(crate) fn entry(&self, user_data: u64) -> squeue::Entry {
-        opcode::OpenAt2::new(
-            types::Fd(self.dir.as_raw_fd()),
-            self.path.as_ptr(),
-            &*self.how,
-        )
-        .build()
-        .user_data(user_data)
+        let dir = self.dir.as_ref().map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
+        opcode::OpenAt2::new(types::Fd(dir), self.path.as_ptr(), &*self.how)
+            .build()
+            .user_data(user_data)
     }
 
     /// The opened file from a CQE's result, or the errno.

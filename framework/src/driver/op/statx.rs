@@ -6,19 +6,20 @@ use io_uring::{opcode, squeue, types};
 
 use super::RingOp;
 
-/// Owns the file it names and the `statx` buffer the kernel fills (boxed).
-pub(crate) struct Statx {
-    file: OwnedFd,
+/// Owns the file it names (an `OwnedFd`, or an `Rc` of one shared with a
+/// `File`) and the `statx` buffer the kernel fills (boxed).
+pub(crate) struct Statx<F = OwnedFd> {
+    file: F,
     buf: Box<libc::statx>,
 }
 
-impl RingOp for Statx {
+impl<F> RingOp for Statx<F> {
     const CODE: u8 = opcode::Statx::CODE;
     const NAME: &'static str = "statx";
 }
 
-impl Statx {
-    pub(crate) fn new(file: OwnedFd) -> Statx {
+impl<F: AsRawFd> Statx<F> {
+    pub(crate) fn new(file: F) -> Statx<F> {
         Statx {
             file,
             // SAFETY: statx is plain old data; all zeroes is a valid value.
@@ -40,7 +41,7 @@ impl Statx {
 
     /// The file and what the kernel wrote (meaningful when the CQE's result
     /// was 0).
-    pub(crate) fn into_parts(self) -> (OwnedFd, Box<libc::statx>) {
+    pub(crate) fn into_parts(self) -> (F, Box<libc::statx>) {
         (self.file, self.buf)
     }
 }

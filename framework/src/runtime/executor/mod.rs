@@ -11,10 +11,14 @@
 //! The core's state is reached through a thread-local, so `spawn_local`,
 //! `sleep` and wakers work from any code running on the worker thread.
 
+mod blocking;
 mod join;
+mod ops;
 mod waker;
 
+pub use blocking::{spawn_blocking, BlockingHandle};
 pub use join::{JoinError, JoinHandle};
+pub(crate) use ops::{submit, OpSlot};
 pub(crate) use waker::{Remote, TaskId};
 
 use std::cell::{Cell, RefCell};
@@ -77,6 +81,11 @@ pub(crate) struct Core {
     pub(crate) sleeps: RefCell<Slab<SleepEntry>>,
     pub(crate) clock: Clock,
     pub(crate) remote: Arc<Remote>,
+    /// Ring ops of tasks (see `ops.rs`).
+    pub(crate) ops: RefCell<Slab<OpSlot>>,
+    next_op_generation: Cell<u32>,
+    /// Entries of task ops, pushed to the ring at the worker's next flush.
+    sq: RefCell<Vec<io_uring::squeue::Entry>>,
 }
 
 thread_local! {
@@ -127,18 +136,33 @@ impl Core {
             sleeps: RefCell::new(Slab::new()),
             clock: Clock::new(),
             remote,
+            ops: RefCell::new(Slab::new()),
+            next_op_generation: Cell::new(1),
+            sq: RefCell::new(Vec::new()),
         });
         CURRENT.with(|c| *c.borrow_mut() = Some(core.clone()));
         core
     }
 
-    /// Removes the core from the thread and the registry, dropping every
-    /// task (their ops are cancelled by their own drops).
-    pub(crate) fn uninstall(&self) {
+    /// Drops every task; their ops in flight become orphans with a cancel
+    /// queued (the worker then waits for their CQEs).
+    pub(crate) fn drop_tasks(&self) {
         let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
         drop(tasks);
+        self.ready.borrow_mut().clear();
+    }
+
+    /// Removes the core from the thread and the registry.
+    pub(crate) fn uninstall(&self) {
+        self.drop_tasks();
         CURRENT.with(|c| *c.borrow_mut() = None);
         waker::unregister(self.key);
+    }
+
+    fn next_op_generation(&self) -> u32 {
+        let g = self.next_op_generation.get();
+        self.next_op_generation.set((g % ((1 << 24) - 1)) + 1);
+        g
     }
 
     /// Starts `future` as a task; `owner` is the connection waiting for it.

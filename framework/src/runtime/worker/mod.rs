@@ -109,6 +109,8 @@ pub(crate) struct Worker {
     remote_wakes: Vec<u64>,
     /// Scratch for the answers of handler tasks.
     answers: Vec<Answer>,
+    /// Scratch for the entries of task ops.
+    task_sqes: Vec<squeue::Entry>,
     /// Pipes for splicing files, reused.
     pipes: Vec<Pipe>,
     next_generation: u32,
@@ -166,6 +168,7 @@ impl Worker {
             core,
             remote_wakes: Vec::new(),
             answers: Vec::new(),
+            task_sqes: Vec::new(),
             pipes: Vec::new(),
             next_generation: 1,
             flush_list: Vec::new(),
@@ -184,11 +187,37 @@ impl Worker {
         Ok((worker, features))
     }
 
-    /// Runs until drained; then drops the core's tasks.
+    /// Runs until drained; then drops the core's tasks and waits (a
+    /// bounded time) for the CQEs of their ops, whose memory the kernel
+    /// owns until then.
     pub(crate) fn run(mut self) -> Result<()> {
         let result = self.turns();
+        self.core.drop_tasks();
+        let deadline = Instant::now() + DRAIN_GRACE;
+        while self.core.ops_in_flight() > 0 && Instant::now() < deadline {
+            self.push_task_sqes();
+            let _ = self.ring.submit_and_wait(Duration::from_millis(50));
+            let mut completions = std::mem::take(&mut self.completions);
+            self.ring.reap(&mut completions);
+            for c in &completions {
+                if let Some(t) = Token::decode(c.user_data).filter(|t| t.op == Op::Task) {
+                    self.core.complete_op(t.slot, t.generation, c.result);
+                }
+            }
+            self.completions = completions;
+        }
         self.core.uninstall();
         result
+    }
+
+    /// Pushes the entries of ops tasks started since the last flush.
+    fn push_task_sqes(&mut self) {
+        let mut sqes = std::mem::take(&mut self.task_sqes);
+        self.core.take_sqes(&mut sqes);
+        for entry in sqes.drain(..) {
+            self.push(entry);
+        }
+        self.task_sqes = sqes;
     }
 
     fn turns(&mut self) -> Result<()> {
@@ -257,8 +286,10 @@ impl Worker {
         // `driver::op` that is kept until its final CQE: in a `Conn` (whose
         // slot is freed only on its close CQE, which is submitted only once
         // `Conn::ops_in_flight` is false), in `self.accept` (dropped on its
-        // final CQE or with the worker, after the ring), or `self.wake`
-        // (lives as long as the worker, dropped after the ring).
+        // final CQE or with the worker, after the ring), `self.wake` and
+        // `self.remote` (live as long as the worker, dropped after the
+        // ring), or a task's op: in its `OpFuture`, or orphaned in the
+        // core's op table until its CQE (`runtime::executor::ops`).
         unsafe { self.ring.push(entry) }
     }
 
@@ -299,6 +330,7 @@ impl Worker {
             self.arm_recv(slot);
         }
         self.rearm = rearm;
+        self.push_task_sqes();
         self.bufs.publish();
         let below_cap = self.conns.len() < self.config.server.max_connections;
         if !self.draining && below_cap && matches!(self.accept, Accept::Off(_)) {
@@ -332,6 +364,11 @@ impl Worker {
             Op::Accept => return self.on_accept(c),
             Op::Wake => return self.on_wake(c),
             Op::Remote => return self.on_remote(),
+            Op::Task => {
+                return self
+                    .core
+                    .complete_op(token.slot, token.generation, c.result)
+            }
             Op::Cancel => return,
             _ => {}
         }
@@ -355,7 +392,7 @@ impl Worker {
             Op::FileOpen => self.on_file_op(slot, c),
             Op::Shutdown => self.on_shutdown(slot),
             Op::Close => return self.on_close(slot),
-            Op::Accept | Op::Wake | Op::Remote | Op::Cancel => {}
+            Op::Accept | Op::Wake | Op::Remote | Op::Task | Op::Cancel => {}
         }
         // Whatever path the completion took (an error on a connection that
         // was already closing included): the close goes out once its last
