@@ -264,3 +264,56 @@ fn async_api_sleeps_without_holding_up_the_core() {
         t.elapsed()
     );
 }
+
+#[test]
+fn async_api_streams_files_and_events() {
+    let root = std::env::temp_dir().join(format!("percore-async-api-{}", std::process::id()));
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    let data: Vec<u8> = (0..1_000_003u32).map(|i| (i % 249) as u8).collect();
+    std::fs::write(root.join("sub/big.bin"), &data).unwrap();
+    let root_arg = root.display().to_string();
+    let app = start(env!("CARGO_BIN_EXE_async_api"), &["--root", &root_arg]);
+    let addr = app.addr;
+
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /file/sub/big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&out[..split]);
+    assert!(
+        head.starts_with("HTTP/1.1 200 ") && head.contains("content-length: 1000003"),
+        "{head}"
+    );
+    assert!(out[split..] == data[..], "file bytes");
+    for bad in [
+        "/file/../etc/passwd",
+        "/file/nope.bin",
+        "/file/sub",
+        "/file/%2e%2e/x",
+    ] {
+        let req = format!("GET {bad} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let r = exchange(addr, req.as_bytes());
+        assert!(
+            r.starts_with("HTTP/1.1 404 ") || r.starts_with("HTTP/1.1 400 "),
+            "{bad}: {r}"
+        );
+    }
+
+    let t = Instant::now();
+    let r = exchange(
+        addr,
+        b"GET /events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let took = t.elapsed();
+    assert_eq!(header(&r, "content-type"), Some("text/event-stream"));
+    let events = r.matches("data: event ").count();
+    assert_eq!(events, 5, "{r}");
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(7),
+        "{took:?}"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}

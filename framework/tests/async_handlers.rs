@@ -21,6 +21,7 @@ fn ms_param(req: &Request) -> u64 {
 }
 
 fn app(drops: Arc<AtomicUsize>) -> App {
+    let stream_drops = drops.clone();
     let ticks = std::rc::Rc::new(std::cell::Cell::new(0u64));
     let counter = ticks.clone();
     // A per-core background job started by the factory.
@@ -93,6 +94,28 @@ fn app(drops: Arc<AtomicUsize>) -> App {
                     42
                 });
                 format!("{}", handle.await.unwrap())
+            }),
+        )
+        .route(
+            "/stream",
+            get(move || {
+                let drops = stream_drops.clone();
+                async move {
+                    let (tx, body) = percore::Body::channel();
+                    spawn_local(async move {
+                        for i in 0..100u32 {
+                            let chunk = vec![(i % 251) as u8; 10_000];
+                            if tx.send(chunk).await.is_err() {
+                                drops.fetch_add(1, Ordering::SeqCst);
+                                return;
+                            }
+                            if i % 10 == 0 {
+                                sleep(Duration::from_millis(1)).await;
+                            }
+                        }
+                    });
+                    Response::ok().body(body)
+                }
             }),
         )
         .route("/ticks", get(move || format!("{}", ticks.get())))
@@ -295,4 +318,65 @@ fn a_reset_connection_drops_its_handlers_future() {
         .unwrap();
     let mut buf = [0u8; 512];
     assert!(probe.read(&mut buf).unwrap() > 0);
+}
+
+fn stream_bytes() -> Vec<u8> {
+    (0..100u32)
+        .flat_map(|i| vec![(i % 251) as u8; 10_000])
+        .collect()
+}
+
+#[test]
+fn a_streamed_body_arrives_whole_chunked_close_delimited_and_not_for_head() {
+    let (server, _) = server(2);
+    let addr = server.local_addr();
+    // HTTP/1.1: chunked, then the connection serves the next request.
+    let mut s = connect(addr);
+    s.write_all(
+        b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .unwrap();
+    let mut pending = Vec::new();
+    let r = read_response(&mut s, &mut pending, false);
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+    assert!(r.body == stream_bytes(), "{} bytes", r.body.len());
+    assert_eq!(
+        read_response(&mut s, &mut pending, false).body,
+        b"Hello, World!"
+    );
+    // HTTP/1.0: no chunked coding; the body ends with the connection.
+    let mut s = connect(addr);
+    s.write_all(b"GET /stream HTTP/1.0\r\n\r\n").unwrap();
+    let (bytes, closed) = read_to_close(&mut s);
+    assert!(closed);
+    let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&bytes[..split]).to_ascii_lowercase();
+    assert!(
+        !head.contains("transfer-encoding") && head.contains("connection: close"),
+        "{head}"
+    );
+    assert!(bytes[split..] == stream_bytes()[..]);
+    // HEAD: the head of GET, no body.
+    let r = roundtrip(addr, b"HEAD /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+}
+
+#[test]
+fn a_client_that_leaves_mid_stream_stops_the_stream() {
+    let (server, drops) = server(1);
+    let mut s = connect(server.local_addr());
+    s.write_all(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 1000];
+    let _ = s.read(&mut buf).unwrap();
+    drop(s); // unread data: the close is a reset
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while drops.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "the sender saw the body go"
+    );
 }

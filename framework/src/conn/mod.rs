@@ -210,6 +210,8 @@ impl Conn {
             (true, true) => read,
             (true, false) if self.phase == Phase::CloseAfterFlush => NEVER,
             (true, false) if self.http.pending.is_some() => NEVER,
+            // A streaming body waits on its handler's stream.
+            (true, false) if self.http.outgoing.is_some() => NEVER,
             (true, false) if self.http.waiting == Waiting::Held => NEVER,
             (true, false) => read,
         }

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 
 use crate::driver::op::Pipe;
 use crate::handler::Part;
+use crate::runtime::exchange::stream::StreamOut;
 
 /// The parts still to send for the response being written, in order. They
 /// follow whatever is in the write buffer.
@@ -21,6 +22,9 @@ pub(crate) struct Outgoing {
     pub(crate) pipe: Option<Pipe>,
     /// Bytes sitting in that pipe, not yet spliced to the socket.
     pub(crate) in_pipe: u32,
+    /// A body from an async stream, after the parts (see
+    /// [`crate::runtime::exchange::stream`]).
+    pub(crate) stream: Option<StreamOut>,
 }
 
 impl Outgoing {

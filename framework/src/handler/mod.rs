@@ -9,15 +9,17 @@
 //! impls for the closure shapes (`Fn(&Request)`, `Fn()`, `Fn(Request) ->
 //! impl Future`, `Fn() -> impl Future`) from overlapping, as axum does.
 
+mod channel;
 mod reply;
 mod request;
 mod response;
 
 pub(crate) use reply::{Deferred, Pending, Reply};
 
+pub use channel::{BodyClosed, BodySender};
 pub use reply::Outcome;
 pub use request::Request;
-pub use response::{Body, FileRange, IntoResponse, Part, Response};
+pub use response::{AsyncBody, Body, FileRange, IntoResponse, Part, Response};
 
 use std::future::Future;
 

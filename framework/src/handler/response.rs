@@ -26,6 +26,44 @@ pub enum Body {
     /// write buffer: memory is sent from where it lies, file ranges are
     /// spliced from the page cache to the socket.
     Parts(Vec<Part>),
+    /// Chunks produced by an async stream, sent as they come (chunked, or
+    /// with the length given), paced by the client: the stream is polled
+    /// while the connection has room for more. Dropped if the client goes.
+    Async(AsyncBody),
+}
+
+/// A response body from an async stream of byte chunks (see
+/// [`Body::from_stream`]).
+pub struct AsyncBody {
+    pub(crate) stream: std::pin::Pin<Box<dyn futures_core::Stream<Item = Bytes>>>,
+    pub(crate) len: Option<u64>,
+}
+
+impl Body {
+    /// A body sent chunked as `stream` yields (server-sent events, a file
+    /// read piece by piece, a proxied upstream).
+    pub fn from_stream<S>(stream: S) -> Body
+    where
+        S: futures_core::Stream<Item = Bytes> + 'static,
+    {
+        Body::Async(AsyncBody {
+            stream: Box::pin(stream),
+            len: None,
+        })
+    }
+
+    /// A body of exactly `len` bytes from `stream`, sent with a
+    /// Content-Length. If the stream ends short, the connection is closed
+    /// rather than the length broken; bytes past `len` are dropped.
+    pub fn from_stream_with_len<S>(len: u64, stream: S) -> Body
+    where
+        S: futures_core::Stream<Item = Bytes> + 'static,
+    {
+        Body::Async(AsyncBody {
+            stream: Box::pin(stream),
+            len: Some(len),
+        })
+    }
 }
 
 /// One piece of a [`Body::Parts`] body.
@@ -73,7 +111,7 @@ impl Body {
             Body::Static(b) => Some(b),
             Body::Bytes(b) => Some(b),
             Body::Vec(v) => Some(v),
-            Body::Stream(_) | Body::Parts(_) => None,
+            Body::Stream(_) | Body::Parts(_) | Body::Async(_) => None,
         }
     }
 
@@ -86,6 +124,7 @@ impl Body {
     pub fn len(&self) -> Option<u64> {
         match self {
             Body::Stream(_) => None,
+            Body::Async(a) => a.len,
             Body::Parts(parts) => Some(parts.iter().map(Part::len).sum()),
             body => body.as_bytes().map(|b| b.len() as u64),
         }

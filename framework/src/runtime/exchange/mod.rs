@@ -20,6 +20,7 @@
 //! behind them is dropped, and the connection closes once all is sent.
 
 mod respond;
+pub(crate) mod stream;
 #[cfg(test)]
 mod tests;
 

@@ -76,6 +76,8 @@ pub(crate) struct Core {
     /// The task being polled, if any.
     current: Cell<Option<TaskId>>,
     pub(crate) answers: RefCell<Vec<Answer>>,
+    /// Connections (slot, generation) whose streaming body has bytes ready.
+    pub(crate) streams_ready: RefCell<Vec<(u32, u32)>>,
     /// Every timer of the core: connection deadlines and task sleeps.
     pub(crate) timers: RefCell<Timers>,
     pub(crate) sleeps: RefCell<Slab<SleepEntry>>,
@@ -132,6 +134,7 @@ impl Core {
             next_generation: Cell::new(1),
             current: Cell::new(None),
             answers: RefCell::new(Vec::new()),
+            streams_ready: RefCell::new(Vec::new()),
             timers: RefCell::new(Timers::new()),
             sleeps: RefCell::new(Slab::new()),
             clock: Clock::new(),

@@ -96,6 +96,9 @@ impl Worker {
         if let Some(Pending::Task(task, _)) = conn.http.pending.take() {
             self.core.cancel(task); // the handler's future is dropped
         }
+        if let Some(stream) = conn.http.outgoing.as_mut().and_then(|o| o.stream.take()) {
+            self.core.cancel(stream.task); // the body's stream is dropped
+        }
         for op in targets.into_iter().flatten() {
             self.cancel(Token::conn(op, slot, generation));
         }

@@ -467,6 +467,17 @@ impl Worker {
             return;
         }
         self.core.run_ready();
+        // Streaming bodies with bytes ready: their connections send them.
+        let ready = std::mem::take(&mut *self.core.streams_ready.borrow_mut());
+        for (slot, generation) in ready {
+            if self
+                .conns
+                .get(slot as usize)
+                .is_some_and(|c| c.generation == generation)
+            {
+                self.settle(slot);
+            }
+        }
         std::mem::swap(&mut self.answers, &mut *self.core.answers.borrow_mut());
         let mut answers = std::mem::take(&mut self.answers);
         for answer in answers.drain(..) {

@@ -101,11 +101,24 @@ impl Worker {
         let Some(out) = conn.http.outgoing.as_mut() else {
             return;
         };
-        let Some(part) = out.parts.front() else {
-            conn.http.outgoing = None;
-            return;
-        };
         let (fd, generation) = (conn.fd, conn.generation);
+        let Some(part) = out.parts.front() else {
+            // After the parts: a streaming body's ready bytes, if any.
+            let Some(stream) = out.stream.as_ref() else {
+                conn.http.outgoing = None;
+                return;
+            };
+            let ready = stream.take(self.ex.pool.get());
+            if ready.is_empty() {
+                self.ex.pool.put(ready);
+                return; // the pump notifies when it has more
+            }
+            let op = op::Send::new(ready);
+            let entry = op.entry(fd, Token::conn(Op::Send, slot, generation).encode());
+            conn.output = Output::Send(op);
+            conn.send_deadline = Deadline::at(deadline);
+            return self.push(entry);
+        };
         match part {
             Part::Bytes(bytes) => {
                 let op = op::Send::new(bytes.slice(out.done as usize..));
@@ -244,9 +257,18 @@ impl Worker {
             if out.remaining() == 0 && out.in_pipe == 0 {
                 out.parts.pop_front();
                 out.done = 0;
-                if out.parts.is_empty() {
-                    let finished = conn.http.outgoing.take();
-                    self.recycle_pipe(finished);
+            }
+            let stream_over = out.stream.as_ref().is_none_or(|s| s.finished());
+            if out.parts.is_empty() && stream_over {
+                let broken = out
+                    .stream
+                    .as_ref()
+                    .is_some_and(|s| s.shared.borrow().broken);
+                let finished = conn.http.outgoing.take();
+                self.recycle_pipe(finished);
+                if broken {
+                    // The stream ended short of its Content-Length.
+                    return self.begin_close(slot);
                 }
             }
         }
