@@ -81,12 +81,23 @@ impl Exchange {
         let response = match reply {
             Reply::Ready(response) => response,
             Reply::Spawn(task) => {
-                // The request is consumed now (its handler owns a copy);
-                // its response comes back as an answer.
-                let id = with_core("an async handler", |core| {
-                    core.spawn(task, Some(self.owner))
-                });
-                conn.http.pending = Some(Pending::Task(id, deferred));
+                // The request is consumed now (its handler owns a copy). A
+                // handler that answers on its first poll is answered here;
+                // else its response comes back as an answer.
+                let owner = self.owner;
+                let (id, answer) =
+                    with_core("an async handler", |core| core.spawn_now(task, owner));
+                match answer {
+                    Some(a) => {
+                        let mut d = deferred;
+                        let response = a.response.unwrap_or_else(|| {
+                            d.close = true;
+                            plain(StatusCode::INTERNAL_SERVER_ERROR)
+                        });
+                        self.encode(conn, response, d);
+                    }
+                    None => conn.http.pending = Some(Pending::Task(id, deferred)),
+                }
                 return None;
             }
             Reply::Pending(pending) => return Some(pending),

@@ -232,44 +232,87 @@ impl Core {
             let Some(id) = self.ready.borrow_mut().pop_front() else {
                 return;
             };
-            let future = {
+            let queued = {
                 let mut tasks = self.tasks.borrow_mut();
                 match tasks.get_mut(id.index as usize) {
                     Some(t) if t.generation == id.generation => {
-                        t.queued = false;
-                        t.future.take()
+                        std::mem::replace(&mut t.queued, false)
                     }
-                    _ => None,
+                    _ => false,
                 }
             };
-            let Some(mut future) = future else {
-                continue; // gone, or a duplicate entry
-            };
-            let waker = waker::waker(id);
-            let mut cx = Context::from_waker(&waker);
-            self.current.set(Some(id));
-            let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
-            self.current.set(None);
-            match polled {
-                Ok(Poll::Pending) => {
-                    let mut tasks = self.tasks.borrow_mut();
-                    if let Some(t) = tasks.get_mut(id.index as usize) {
-                        if t.generation == id.generation {
-                            t.future = Some(future);
-                            continue;
-                        }
-                    }
-                    // Cancelled while it ran: dropped below, outside the borrow.
-                    drop(tasks);
-                }
-                Ok(Poll::Ready(())) => self.finish(id, None),
-                Err(panic) => {
-                    tracing::error!("task panicked: {}", panic_message(&panic));
-                    self.finish(id, Some(()));
-                }
+            if queued {
+                self.poll_task(id);
             }
-            drop(future);
         }
+    }
+
+    /// Starts a handler's task and polls it at once: a handler that does
+    /// not wait answers in the same pass, without a trip through the ready
+    /// queue and the ring (the answer is returned). Else it waits as tasks do.
+    pub(crate) fn spawn_now(
+        &self,
+        future: BoxFuture,
+        owner: (u32, u32),
+    ) -> (TaskId, Option<Answer>) {
+        let generation = self.next_generation.get();
+        self.next_generation.set((generation + 1) & ((1 << 24) - 1));
+        let index = self.tasks.borrow_mut().insert(Task {
+            generation,
+            future: Some(future),
+            queued: false,
+            owner: Some(owner),
+        });
+        let id = TaskId {
+            core: self.key,
+            index: index as u32,
+            generation,
+        };
+        self.poll_task(id);
+        let mut answers = self.answers.borrow_mut();
+        let answer = match answers.last() {
+            Some(a) if a.task == id => answers.pop(),
+            _ => None,
+        };
+        (id, answer)
+    }
+
+    /// Polls one task once.
+    fn poll_task(&self, id: TaskId) {
+        let future = {
+            let mut tasks = self.tasks.borrow_mut();
+            match tasks.get_mut(id.index as usize) {
+                Some(t) if t.generation == id.generation => t.future.take(),
+                _ => None,
+            }
+        };
+        let Some(mut future) = future else {
+            return; // gone (or being polled)
+        };
+        let waker = waker::waker(id);
+        let mut cx = Context::from_waker(&waker);
+        let outer = self.current.replace(Some(id));
+        let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
+        self.current.set(outer);
+        match polled {
+            Ok(Poll::Pending) => {
+                let mut tasks = self.tasks.borrow_mut();
+                if let Some(t) = tasks.get_mut(id.index as usize) {
+                    if t.generation == id.generation {
+                        t.future = Some(future);
+                        return;
+                    }
+                }
+                // Cancelled while it ran: dropped below, outside the borrow.
+                drop(tasks);
+            }
+            Ok(Poll::Ready(())) => self.finish(id, None),
+            Err(panic) => {
+                tracing::error!("task panicked: {}", panic_message(&panic));
+                self.finish(id, Some(()));
+            }
+        }
+        drop(future);
     }
 
     /// A task is done; a handler task that panicked answers 500.
