@@ -33,15 +33,18 @@
 //! - `driver` (internal): the ring: setup with fallback and the opcode probe,
 //!   user_data tokens, the provided buffer ring, and `op/`: one type per ring
 //!   operation, owning the memory and descriptors its SQE names.
-//! - [`net`]: `SO_REUSEPORT` listeners.
+//! - [`net`]: `SO_REUSEPORT` listeners; `TcpStream`, `TcpListener` on the ring.
 //! - `conn` (internal): a connection's state as enums (receive, output,
 //!   phase) and its HTTP side.
 //! - [`http`]: the pure codec: head parser, chunked decoder, encoder, Date.
 //! - [`router`]: the per-core router.
 //! - [`handler`]: `Handler`, `Request`, `Response`, `IntoResponse`.
 //! - [`app`]: `App`, a core's routes and mounts.
-//! - [`fs`]: static files as a handler (`StaticFiles`), its open-file cache
-//!   and the cache misses opened through the ring.
+//! - [`fs`]: `File` on the ring for async code; static files as a handler
+//!   (`StaticFiles`), its open-file cache and the misses opened through the ring.
+//! - [`time`]: `sleep`, `timeout`, `interval` on the core's timer heap.
+//! - [`spawn_local`], [`spawn_blocking`]: tasks on the core's executor (in
+//!   `runtime/executor`, internal), and work for a shared blocking pool.
 //!
 //! # Quick start
 //!
