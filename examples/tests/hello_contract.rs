@@ -317,3 +317,181 @@ fn async_api_streams_files_and_events() {
     );
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// Reads responses from `s` until `count` are complete; their bodies.
+fn read_bodies(s: &mut TcpStream, count: usize) -> Vec<String> {
+    let mut buf = Vec::new();
+    let mut bodies = Vec::new();
+    let mut chunk = [0u8; 65536];
+    while bodies.len() < count {
+        let n = s.read(&mut chunk).unwrap();
+        assert!(n > 0, "closed after {} responses", bodies.len());
+        buf.extend_from_slice(&chunk[..n]);
+        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            if buf.len() < end + 4 + len {
+                break;
+            }
+            bodies.push(String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned());
+            buf.drain(..end + 4 + len);
+        }
+    }
+    bodies
+}
+
+#[test]
+fn proxy_forwards_to_hello_with_bodies_pipelining_and_expect() {
+    let upstream = start(env!("CARGO_BIN_EXE_hello"), &[]);
+    let up = upstream.addr.to_string();
+    let proxy = start(env!("CARGO_BIN_EXE_proxy"), &["--upstream", &up]);
+    let addr = proxy.addr;
+
+    let r = exchange(
+        addr,
+        b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(body(&r), "Hello, World!");
+    assert_eq!(header(&r, "content-type"), Some("text/plain"));
+    assert_eq!(r.matches("server:").count(), 1, "{r}");
+
+    // Bodies both ways: Content-Length and chunked, 300 KB.
+    let data: Vec<u8> = (0..300_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let text = String::from_utf8(data.clone()).unwrap();
+    let mut req = format!("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", data.len()).into_bytes();
+    req.extend_from_slice(&data);
+    let r = exchange(addr, &req);
+    assert_eq!(body(&r), text);
+    assert_eq!(header(&r, "content-type"), Some("text/x"));
+    let mut req = b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+    for piece in data.chunks(70_000) {
+        req.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        req.extend_from_slice(piece);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    assert_eq!(body(&exchange(addr, &req)), text);
+
+    // 100 pipelined requests on one connection, answered in order.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut burst = Vec::new();
+    for i in 0..100 {
+        if i % 2 == 0 {
+            burst.extend_from_slice(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
+        } else {
+            let b = format!("n{i}");
+            burst.extend_from_slice(
+                format!(
+                    "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{b}",
+                    b.len()
+                )
+                .as_bytes(),
+            );
+        }
+    }
+    s.write_all(&burst).unwrap();
+    let bodies = read_bodies(&mut s, 100);
+    for (i, b) in bodies.iter().enumerate() {
+        let want = if i % 2 == 0 {
+            "Hello, World!".to_string()
+        } else {
+            format!("n{i}")
+        };
+        assert_eq!(b, &want, "response {i}");
+    }
+
+    // Expect: 100-continue: the proxy answers 100, then relays.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n").unwrap();
+    let mut first = [0u8; 64];
+    let n = s.read(&mut first).unwrap();
+    assert!(
+        first[..n].starts_with(b"HTTP/1.1 100 Continue\r\n\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&first[..n])
+    );
+    s.write_all(b"hello").unwrap();
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap();
+    assert_eq!(body(&String::from_utf8_lossy(&rest)), "hello");
+}
+
+#[test]
+fn proxy_answers_502_504_and_breaks_a_body_the_upstream_broke() {
+    // An upstream of our own: scripted answers.
+    let fake = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let fake_addr = fake.local_addr().unwrap();
+    let script = std::thread::spawn(move || {
+        let answers: [&[u8]; 3] = [
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten..",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+            b"", // accepts and never answers
+        ];
+        let mut held = Vec::new();
+        for answer in answers {
+            let (mut c, _) = fake.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            if answer.is_empty() {
+                held.push(c);
+            } else {
+                c.write_all(answer).unwrap();
+            }
+        }
+        std::thread::sleep(Duration::from_secs(3));
+        drop(held);
+    });
+    let up = fake_addr.to_string();
+    let proxy = start(
+        env!("CARGO_BIN_EXE_proxy"),
+        &[
+            "--upstream",
+            &up,
+            "--upstream-timeout",
+            "1",
+            "--workers",
+            "1",
+        ],
+    );
+    let addr = proxy.addr;
+    for (what, complete) in [("length", "only ten..".len()), ("chunked", 0)] {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out); // the proxy closes
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.starts_with("HTTP/1.1 200 "), "{what}: {text}");
+        if what == "length" {
+            assert_eq!(
+                body(&text).len(),
+                complete,
+                "{what}: a short body, then the close"
+            );
+        } else {
+            assert!(
+                !text.ends_with("0\r\n\r\n"),
+                "{what}: the chunked body must not end complete: {text:?}"
+            );
+        }
+    }
+    let t = Instant::now();
+    let r = exchange(
+        addr,
+        b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 504 "), "{r}");
+    assert!(t.elapsed() >= Duration::from_secs(1) && t.elapsed() < Duration::from_secs(3));
+    script.join().unwrap();
+    // Nobody listens there any more: 502.
+    let r = exchange(
+        addr,
+        b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 502 "), "{r}");
+}

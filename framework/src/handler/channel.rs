@@ -31,6 +31,7 @@ struct State {
 /// The sending half of [`Body::channel`]. Dropping it ends the body.
 pub struct BodySender {
     state: Rc<RefCell<State>>,
+    aborted: Rc<std::cell::Cell<bool>>,
 }
 
 /// The body's client went away; the chunk was not sent.
@@ -65,6 +66,13 @@ impl BodySender {
             Poll::Ready(Ok(()))
         })
         .await
+    }
+
+    /// Ends the body as failed (an upstream broke mid-body): the client's
+    /// connection closes without completing it, so it cannot mistake the
+    /// part it got for the whole.
+    pub fn abort(self) {
+        self.aborted.set(true);
     }
 
     /// Whether the body is gone (sending would fail).
@@ -140,10 +148,14 @@ impl Body {
         let receiver = Receiver {
             state: state.clone(),
         };
-        let body = match len {
+        let aborted = Rc::new(std::cell::Cell::new(false));
+        let mut body = match len {
             Some(n) => Body::from_stream_with_len(n, receiver),
             None => Body::from_stream(receiver),
         };
-        (BodySender { state }, body)
+        if let Body::Async(a) = &mut body {
+            a.aborted = Some(aborted.clone());
+        }
+        (BodySender { state, aborted }, body)
     }
 }

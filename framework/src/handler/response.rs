@@ -37,6 +37,10 @@ pub enum Body {
 pub struct AsyncBody {
     pub(crate) stream: std::pin::Pin<Box<dyn futures_core::Stream<Item = Bytes>>>,
     pub(crate) len: Option<u64>,
+    /// Set when the body ended in failure (see `BodySender::abort`): the
+    /// connection closes without the chunked terminator, so the client
+    /// sees a broken body, not a short complete one.
+    pub(crate) aborted: Option<std::rc::Rc<std::cell::Cell<bool>>>,
 }
 
 impl Body {
@@ -49,6 +53,7 @@ impl Body {
         Body::Async(AsyncBody {
             stream: Box::pin(stream),
             len: None,
+            aborted: None,
         })
     }
 
@@ -62,6 +67,7 @@ impl Body {
         Body::Async(AsyncBody {
             stream: Box::pin(stream),
             len: Some(len),
+            aborted: None,
         })
     }
 }

@@ -65,6 +65,7 @@ impl StreamOut {
             stream: body.stream,
             shared: shared.clone(),
             framing,
+            aborted: body.aborted,
         };
         let task = with_core("a streaming body", |core| core.spawn(Box::pin(pump), None));
         StreamOut { shared, task }
@@ -92,6 +93,7 @@ struct Pump {
     stream: Pin<Box<dyn Stream<Item = Bytes>>>,
     shared: Rc<RefCell<Shared>>,
     framing: Framing,
+    aborted: Option<Rc<std::cell::Cell<bool>>>,
 }
 
 impl Pump {
@@ -106,7 +108,7 @@ impl Pump {
     fn finish(&mut self, broken: bool) {
         {
             let mut s = self.shared.borrow_mut();
-            if self.framing == Framing::Chunked {
+            if self.framing == Framing::Chunked && !broken {
                 encode::write_last_chunk(&mut s.buf);
             }
             s.done = true;
@@ -132,7 +134,8 @@ impl Future for Pump {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => {
                     let short = matches!(self.framing, Framing::Length(n) if n > 0);
-                    self.finish(short);
+                    let aborted = self.aborted.as_ref().is_some_and(|a| a.get());
+                    self.finish(short || aborted);
                     return Poll::Ready(());
                 }
                 Poll::Ready(Some(chunk)) if chunk.is_empty() => {}

@@ -111,6 +111,8 @@ pub(crate) struct Worker {
     answers: Vec<Answer>,
     /// Scratch for the entries of task ops.
     task_sqes: Vec<squeue::Entry>,
+    /// Scratch for the connections whose streaming body has bytes ready.
+    streams_ready: Vec<(u32, u32)>,
     /// Pipes for splicing files, reused.
     pipes: Vec<Pipe>,
     next_generation: u32,
@@ -169,6 +171,7 @@ impl Worker {
             remote_wakes: Vec::new(),
             answers: Vec::new(),
             task_sqes: Vec::new(),
+            streams_ready: Vec::new(),
             pipes: Vec::new(),
             next_generation: 1,
             flush_list: Vec::new(),
@@ -468,8 +471,9 @@ impl Worker {
         }
         self.core.run_ready();
         // Streaming bodies with bytes ready: their connections send them.
-        let ready = std::mem::take(&mut *self.core.streams_ready.borrow_mut());
-        for (slot, generation) in ready {
+        let mut ready = std::mem::take(&mut self.streams_ready);
+        std::mem::swap(&mut ready, &mut *self.core.streams_ready.borrow_mut());
+        for (slot, generation) in ready.drain(..) {
             if self
                 .conns
                 .get(slot as usize)
@@ -478,6 +482,7 @@ impl Worker {
                 self.settle(slot);
             }
         }
+        self.streams_ready = ready;
         std::mem::swap(&mut self.answers, &mut *self.core.answers.borrow_mut());
         let mut answers = std::mem::take(&mut self.answers);
         for answer in answers.drain(..) {
