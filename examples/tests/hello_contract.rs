@@ -495,3 +495,105 @@ fn proxy_answers_502_504_and_breaks_a_body_the_upstream_broke() {
     );
     assert!(r.starts_with("HTTP/1.1 502 "), "{r}");
 }
+
+fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+/// 100 connections at once, each with `per_conn` pipelined GETs of `path`.
+fn pipelined_load(addr: SocketAddr, path: &str, per_conn: usize) -> usize {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").repeat(per_conn);
+    let threads: Vec<_> = (0..100)
+        .map(|_| {
+            let req = req.clone();
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                s.write_all(req.as_bytes()).unwrap();
+                read_bodies(&mut s, per_conn).len()
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).sum()
+}
+
+#[test]
+fn proxy_keeps_no_descriptor_after_10000_requests_timeouts_and_aborts() {
+    let upstream = start(env!("CARGO_BIN_EXE_async_api"), &["--workers", "1"]);
+    let up = upstream.addr.to_string();
+    let proxy = start(
+        env!("CARGO_BIN_EXE_proxy"),
+        &[
+            "--upstream",
+            &up,
+            "--upstream-timeout",
+            "1",
+            "--workers",
+            "1",
+        ],
+    );
+    let addr = proxy.addr;
+    let pid = proxy.child.id();
+    // Warm-up at the same concurrency, so the upstream pool is as full as
+    // it will get.
+    assert_eq!(pipelined_load(addr, "/plaintext", 10), 1000);
+    std::thread::sleep(Duration::from_millis(300));
+    let before = fd_count(pid);
+
+    assert_eq!(pipelined_load(addr, "/plaintext", 100), 10_000);
+    // Upstream timeouts: 504s.
+    let slow: Vec<_> = (0..20)
+        .map(|_| {
+            std::thread::spawn(move || {
+                exchange(
+                    addr,
+                    b"GET /sleep?ms=1500 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                )
+            })
+        })
+        .collect();
+    // Client aborts: the request goes up, the client resets.
+    for _ in 0..100 {
+        let s = TcpStream::connect(addr).unwrap();
+        (&s).write_all(b"GET /sleep?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: setsockopt with a properly sized linger struct on our socket.
+        unsafe {
+            libc::setsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&s),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as u32,
+            );
+        }
+    }
+    for t in slow {
+        assert!(t.join().unwrap().starts_with("HTTP/1.1 504 "));
+    }
+    // Give the upstream time to answer the aborted ones (300 ms) and the
+    // proxy to settle.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut after = fd_count(pid);
+    while after > before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        after = fd_count(pid);
+    }
+    assert!(
+        after <= before,
+        "descriptors: {before} before, {after} after"
+    );
+    assert_eq!(
+        body(&exchange(
+            addr,
+            b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )),
+        "Hello, World!"
+    );
+}
