@@ -271,6 +271,9 @@ fn async_api_streams_files_and_events() {
     std::fs::create_dir_all(root.join("sub")).unwrap();
     let data: Vec<u8> = (0..1_000_003u32).map(|i| (i % 249) as u8).collect();
     std::fs::write(root.join("sub/big.bin"), &data).unwrap();
+    std::fs::write(root.join("empty.bin"), b"").unwrap();
+    let _ = std::os::unix::fs::symlink("/etc/passwd", root.join("escape"));
+    let _ = std::os::unix::fs::symlink("sub/big.bin", root.join("inside"));
     let root_arg = root.display().to_string();
     let app = start(env!("CARGO_BIN_EXE_async_api"), &["--root", &root_arg]);
     let addr = app.addr;

@@ -118,6 +118,22 @@ fn app(drops: Arc<AtomicUsize>) -> App {
                 }
             }),
         )
+        .route(
+            "/short/:n",
+            // A body that promises 10 bytes and ends after `n`.
+            get(|req: Request| async move {
+                let n: usize = req.param("n").unwrap().parse().unwrap();
+                let promised = if n == 0 { 0 } else { 10 };
+                let (tx, body) = percore::Body::channel_with_len(promised);
+                spawn_local(async move {
+                    sleep(Duration::from_millis(20)).await;
+                    if n > 0 {
+                        let _ = tx.send(vec![b'x'; n]).await;
+                    }
+                });
+                Response::ok().body(body)
+            }),
+        )
         .route("/ticks", get(move || format!("{}", ticks.get())))
 }
 
@@ -378,5 +394,34 @@ fn a_client_that_leaves_mid_stream_stops_the_stream() {
         drops.load(Ordering::SeqCst),
         1,
         "the sender saw the body go"
+    );
+}
+
+#[test]
+fn a_streamed_body_that_ends_empty_or_short_never_hangs() {
+    let (server, _) = server(2);
+    let addr = server.local_addr();
+    // Empty, then the next pipelined request.
+    let mut s = connect(addr);
+    s.write_all(
+        b"GET /short/0 HTTP/1.1\r\nHost: x\r\n\r\nGET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .unwrap();
+    let mut pending = Vec::new();
+    assert_eq!(read_response(&mut s, &mut pending, false).body, b"");
+    assert_eq!(
+        read_response(&mut s, &mut pending, false).body,
+        b"Hello, World!"
+    );
+    // Short of its Content-Length: the connection closes, never completes.
+    let mut s = connect(addr);
+    s.write_all(b"GET /short/4 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let (bytes, closed) = read_to_close(&mut s);
+    assert!(closed, "closed, not hung");
+    assert!(
+        bytes.ends_with(b"\r\n\r\nxxxx"),
+        "{:?}",
+        String::from_utf8_lossy(&bytes)
     );
 }

@@ -50,14 +50,18 @@ fn main() {
         std::process::exit(2);
     }
     let root = Arc::new(cli.root);
-    let result = Server::new(config).serve(move |_core| app(Rc::new((*root).clone())));
+    let result = Server::new(config).serve(move |_core| {
+        // Each core opens the root once; files are opened beneath it.
+        let dir = std::fs::File::open(&*root).expect("--root was checked at start");
+        app(Rc::new(File::from(dir)))
+    });
     if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(e.exit_code());
     }
 }
 
-fn app(root: Rc<PathBuf>) -> App {
+fn app(root: Rc<File>) -> App {
     App::new()
         .route("/plaintext", get(|| "Hello, World!"))
         .route("/sleep", get(sleep_handler))
@@ -82,7 +86,7 @@ async fn sleep_handler(req: Request) -> Response {
             .into_response();
     };
     sleep(Duration::from_millis(ms)).await;
-    Response::ok().body(format!("slept {ms} ms"))
+    Response::text(format!("slept {ms} ms"))
 }
 
 /// Five server-sent events, one second apart; the task stops early if the
@@ -110,13 +114,14 @@ async fn events() -> Response {
 }
 
 /// A file under `root`, streamed piece by piece with its length.
-async fn file(root: Rc<PathBuf>, req: Request) -> Response {
+async fn file(root: Rc<File>, req: Request) -> Response {
     let rel = Path::new(req.param("path").unwrap_or(""));
-    // Only plain names: no `..`, no root, no `.`.
+    // Only plain names: no `..`, no root, no `.`. And the open itself cannot
+    // leave the root, symlinks included (RESOLVE_BENEATH).
     if rel.as_os_str().is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     }
-    let Ok(file) = File::open(root.join(rel)).await else {
+    let Ok(file) = root.open_beneath(rel).await else {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     };
     let meta = match file.metadata().await {

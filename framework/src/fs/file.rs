@@ -66,6 +66,21 @@ impl File {
         File::open_with(path.as_ref(), libc::O_RDONLY, 0).await
     }
 
+    /// Opens `rel` for reading beneath this directory: symlinks inside it are
+    /// followed, but nothing (`..`, an absolute path, a symlink) may lead out
+    /// of it (`openat2` with `RESOLVE_BENEATH`; such a path fails with
+    /// `EXDEV`). For serving files under a root.
+    pub async fn open_beneath(&self, rel: impl AsRef<Path>) -> io::Result<File> {
+        let resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+        let op = OpenAt2::new(self.fd.clone(), c_path(rel.as_ref())?, resolve);
+        let (_, res) = submit(op).await;
+        let fd = result(res)? as i32;
+        // SAFETY: a successful openat2 CQE carries a new descriptor that
+        // nobody else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(File { fd: Rc::new(fd) })
+    }
+
     /// Creates `path` for writing (truncated if it exists; mode 0644).
     pub async fn create(path: impl AsRef<Path>) -> io::Result<File> {
         let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC;
@@ -159,6 +174,15 @@ impl File {
         })
         .await;
         result(res).map(|_| ())
+    }
+}
+
+impl From<std::fs::File> for File {
+    /// A file opened by std (at start-up, say) for use on the ring.
+    fn from(f: std::fs::File) -> File {
+        File {
+            fd: Rc::new(OwnedFd::from(f)),
+        }
     }
 }
 

@@ -21,8 +21,14 @@ use crate::runtime::timer::{Armed, Clock, Millis, TASK_TIMER};
 /// When first polled outside a percore worker thread.
 pub fn sleep(duration: Duration) -> Sleep {
     let now = with_core("percore::time::sleep", |core| core.now());
+    // A zero sleep is ready at once; any other rounds up (never early).
+    let deadline = if duration.is_zero() {
+        now
+    } else {
+        Clock::deadline(now, duration)
+    };
     Sleep {
-        deadline: Clock::deadline(now, duration),
+        deadline,
         entry: None,
     }
 }

@@ -118,6 +118,8 @@ pub(crate) struct Worker {
     next_generation: u32,
     /// Connections with something to send (or to close) this turn.
     flush_list: Vec<u32>,
+    /// The list being flushed (see `flush`).
+    flushing: Vec<u32>,
     /// Connections whose recv is to be armed again this turn.
     rearm: Vec<u32>,
     completions: Vec<Completion>,
@@ -175,6 +177,7 @@ impl Worker {
             pipes: Vec::new(),
             next_generation: 1,
             flush_list: Vec::new(),
+            flushing: Vec::new(),
             rearm: Vec::new(),
             completions: Vec::with_capacity(1024),
             now: 0,
@@ -323,11 +326,18 @@ impl Worker {
     /// Once per loop turn: start sends, re-arm recvs, give buffers back,
     /// re-arm accept.
     fn flush(&mut self) {
-        let mut list = std::mem::take(&mut self.flush_list);
-        for slot in list.drain(..) {
-            self.flush_conn(slot);
+        // Flushing one connection can queue it again (a body part done, a
+        // held request served): keep going until nothing is queued.
+        // Two lists, so connections queued meanwhile land in one with room
+        // (no allocation per turn).
+        while !self.flush_list.is_empty() {
+            std::mem::swap(&mut self.flush_list, &mut self.flushing);
+            let mut list = std::mem::take(&mut self.flushing);
+            for slot in list.drain(..) {
+                self.flush_conn(slot);
+            }
+            self.flushing = list;
         }
-        self.flush_list = list;
         let mut rearm = std::mem::take(&mut self.rearm);
         for slot in rearm.drain(..) {
             self.arm_recv(slot);

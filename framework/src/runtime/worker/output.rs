@@ -111,6 +111,10 @@ impl Worker {
             let ready = stream.take(self.ex.pool.get());
             if ready.is_empty() {
                 self.ex.pool.put(ready);
+                if stream.finished() {
+                    // Ended with nothing left to send: the body is over.
+                    return self.part_progress(slot);
+                }
                 return; // the pump notifies when it has more
             }
             let op = op::Send::new(ready);
