@@ -35,6 +35,8 @@ const POOL_MAX: usize = 64;
 const MAX_HEAD: usize = 64 * 1024;
 /// Bytes read from the upstream at a time.
 const READ: usize = 64 * 1024;
+/// The first read of an answer: its head and, for most, all of its body.
+const FIRST_READ: usize = 16 * 1024;
 
 #[derive(Parser, Debug)]
 #[command(version, about)]
@@ -232,7 +234,7 @@ async fn send_and_read_head(
     if let Err(e) = res {
         return Err((format!("send: {e}"), wire));
     }
-    let mut buf = Vec::with_capacity(READ);
+    let mut buf = Vec::with_capacity(FIRST_READ);
     loop {
         let mut headers = [httparse::EMPTY_HEADER; 100];
         let mut parsed = httparse::Response::new(&mut headers);
@@ -251,7 +253,7 @@ async fn send_and_read_head(
             _ => return Err(("an invalid response head".into(), wire)),
         }
         if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(READ);
+            buf.reserve(buf.capacity());
         }
         let (n, b) = conn.read(buf).await;
         buf = b;
@@ -319,10 +321,18 @@ fn head_of(parsed: &httparse::Response<'_, '_>, head_only: bool) -> Head {
 
 /// The client's response: the head now, the body streamed by a task that
 /// gives the connection back to the pool when the body ended cleanly.
-fn respond(up: Rc<Upstream>, conn: TcpStream, head: Head, rest: Vec<u8>) -> Response {
+fn respond(up: Rc<Upstream>, conn: TcpStream, head: Head, mut rest: Vec<u8>) -> Response {
     let status = StatusCode::from_u16(head.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut conn = Some(conn);
     let (tx, body) = match head.framing {
+        // The whole body came with the head (most small answers): no relay.
+        Framing::Length(n) if rest.len() as u64 >= n => {
+            rest.truncate(n as usize);
+            if let Some(c) = conn.take().filter(|_| head.keep_alive) {
+                pool(&up, c);
+            }
+            (None, Body::from(std::mem::take(&mut rest)))
+        }
         Framing::None => {
             if let Some(c) = conn.take().filter(|_| head.keep_alive && rest.is_empty()) {
                 pool(&up, c);
