@@ -3,7 +3,7 @@
 //! that derive from it, and the bytes of small files, revalidated after a
 //! short TTL. A hit costs one hash lookup and no system call. A miss is
 //! answered with [`Lookup::Miss`]: the handler asks the event loop to open
-//! the path through the ring ([`super::prefetch`]: `openat2` with
+//! the path through the ring (`super::prefetch`: `openat2` with
 //! `RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS`, so neither `..` nor a symlink
 //! can lead outside the root, then `statx`, then a read of small files), the
 //! results are [`FileCache::install`]ed, and the request runs again.
@@ -327,7 +327,7 @@ impl FileCache {
     }
 }
 
-/// What opening one path found (from the ring ops of [`super::prefetch`]).
+/// What opening one path found (from the ring ops of `super::prefetch`).
 pub enum Opened {
     /// A regular file: its descriptor, metadata, and bytes if small.
     File {

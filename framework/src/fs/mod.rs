@@ -16,7 +16,7 @@
 //! 4. **Open.** From the per-core open-file cache ([`cache`]): a hit costs no
 //!    system call. A miss (or an entry past its one-second TTL; one request
 //!    refreshes it while others get the cached one) is opened through the
-//!    ring ([`prefetch`]): `openat2(root_fd, rel, O_RDONLY | O_NONBLOCK |
+//!    ring (`prefetch`): `openat2(root_fd, rel, O_RDONLY | O_NONBLOCK |
 //!    O_CLOEXEC, resolve: RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)` (`"."` for
 //!    the root), `statx`, a read of small files, the same for the siblings;
 //!    then the request runs again. Symlinks inside the root are followed; none may

@@ -42,7 +42,7 @@ pub struct ResponseHeadParams<'a> {
     pub keep_alive_10: bool,
 }
 
-/// Writes "HTTP/1.1 <code> <reason>\r\n", Server, Date, Content-Length or
+/// Writes `"HTTP/1.1 <code> <reason>\r\n"`, Server, Date, Content-Length or
 /// Transfer-Encoding: chunked, Connection, then the extra headers, then "\r\n".
 ///
 /// Never panics; uses itoa; no allocation beyond growing `out`. An extra header
@@ -111,7 +111,7 @@ pub fn write_last_chunk(out: &mut Vec<u8>) {
 
 /// A complete minimal error response for a rejected request: status line,
 /// Date, Server, "content-type: text/plain", content-length, "connection:
-/// close", body = "<code> <reason>\n".
+/// close", body = `"<code> <reason>\n"`.
 pub fn write_error(out: &mut Vec<u8>, status: StatusCode, date: &[u8], server: &[u8]) {
     let reason = reason(status);
     let body_len = 3 + 1 + reason.len() + 1;

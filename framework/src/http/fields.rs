@@ -3,8 +3,8 @@
 //! Content-Length, Transfer-Encoding, Connection and Expect.
 //!
 //! Second half of [`super::head::parse_head`]: httparse has already checked the
-//! field *syntax*; [`Framing`] sees each field line once, in order, and
-//! [`Framing::finish`] turns what it saw into `body`, `keep_alive`,
+//! field *syntax*; `Framing` sees each field line once, in order, and
+//! `Framing::finish` turns what it saw into `body`, `keep_alive`,
 //! `expect_continue` and `host`, or into the error that refuses the request.
 //! Every rule here closes a request-smuggling door: when two parsers could
 //! disagree on where a body ends, the request is refused rather than guessed.
