@@ -600,3 +600,127 @@ fn proxy_keeps_no_descriptor_after_10000_requests_timeouts_and_aborts() {
         "Hello, World!"
     );
 }
+
+/// A scripted upstream: the first connection answers once, then writes an
+/// unsolicited answer while idle; every later connection answers each
+/// request with its own path; `/stall` sends 10 of 100 bytes and stops.
+fn scripted_upstream() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut first = true;
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { return };
+            let dirty = std::mem::replace(&mut first, false);
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match c.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                    buf.drain(..end + 4);
+                    let path = head.split(' ').nth(1).unwrap_or("").to_string();
+                    if path == "/stall" {
+                        let _ = c
+                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
+                        std::thread::sleep(Duration::from_secs(5));
+                        return;
+                    }
+                    let _ = c.write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{path}",
+                            path.len()
+                        )
+                        .as_bytes(),
+                    );
+                    if dirty {
+                        std::thread::sleep(Duration::from_millis(100));
+                        let _ =
+                            c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\npoisoned");
+                        std::thread::sleep(Duration::from_secs(5));
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn proxy_pool_drops_dirty_or_closed_connections_and_times_out_stalled_bodies() {
+    let up = scripted_upstream().to_string();
+    let proxy = start(
+        env!("CARGO_BIN_EXE_proxy"),
+        &[
+            "--upstream",
+            &up,
+            "--upstream-timeout",
+            "1",
+            "--workers",
+            "1",
+        ],
+    );
+    let addr = proxy.addr;
+    let get = |path: &str| {
+        body(&exchange(
+            addr,
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        ))
+        .to_string()
+    };
+    assert_eq!(get("/first"), "/first");
+    std::thread::sleep(Duration::from_millis(300)); // the upstream writes on the idle connection
+    assert_eq!(
+        get("/victim"),
+        "/victim",
+        "an unsolicited answer was handed to another request"
+    );
+    assert_eq!(get("/victim2"), "/victim2");
+    // A body that stalls ends (broken) after the timeout.
+    let t = Instant::now();
+    let r = exchange(addr, b"GET /stall HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert!(
+        r.starts_with("HTTP/1.1 200 ") && body(&r) == "0123456789",
+        "{r}"
+    );
+}
+
+#[test]
+fn proxy_keeps_head_lengths_adds_host_and_survives_upstream_idle_closes() {
+    let dir = std::env::temp_dir().join(format!("percore-proxy-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("upstream.toml");
+    std::fs::write(&cfg, "[timeouts]\nkeepalive_secs = 1\n").unwrap();
+    let cfg_arg = cfg.display().to_string();
+    let upstream = start(env!("CARGO_BIN_EXE_hello"), &["--config", &cfg_arg]);
+    let up = upstream.addr.to_string();
+    let proxy = start(env!("CARGO_BIN_EXE_proxy"), &["--upstream", &up]);
+    let addr = proxy.addr;
+    let r = exchange(
+        addr,
+        b"HEAD /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(header(&r, "content-length"), Some("13"), "{r}");
+    assert_eq!(body(&r), "");
+    let r = exchange(addr, b"GET /plaintext HTTP/1.0\r\n\r\n");
+    assert_eq!(body(&r), "Hello, World!", "{r}");
+    let post =
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi";
+    assert_eq!(body(&exchange(addr, post)), "hi");
+    // The upstream closes its idle connections after 1 s; a POST (not
+    // retried) must not land on one of them.
+    std::thread::sleep(Duration::from_millis(1600));
+    for _ in 0..4 {
+        let r = exchange(addr, post);
+        assert!(r.starts_with("HTTP/1.1 200 "), "{r}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -126,7 +126,7 @@ fn hop_by_hop(name: &[u8], connection_list: &[u8]) -> bool {
 }
 
 /// The request as the upstream gets it.
-fn upstream_request(req: &Request) -> Vec<u8> {
+fn upstream_request(req: &Request, upstream: SocketAddr) -> Vec<u8> {
     let connection = req
         .header_list("connection")
         .unwrap_or_default()
@@ -148,6 +148,10 @@ fn upstream_request(req: &Request) -> Vec<u8> {
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     }
+    if req.header_bytes("host").is_none() {
+        // An HTTP/1.0 client may send none; HTTP/1.1 upstreams need one.
+        out.extend_from_slice(format!("host: {upstream}\r\n").as_bytes());
+    }
     let body = req.body();
     if !body.is_empty()
         || !matches!(
@@ -163,7 +167,7 @@ fn upstream_request(req: &Request) -> Vec<u8> {
 }
 
 async fn proxy(up: Rc<Upstream>, req: Request) -> Response {
-    let wire = upstream_request(&req);
+    let wire = upstream_request(&req, up.addr);
     let idempotent = matches!(
         *req.method(),
         Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
@@ -186,6 +190,8 @@ struct Head {
     headers: Vec<(String, Vec<u8>)>,
     framing: Framing,
     keep_alive: bool,
+    /// The announced length (kept for the answer to a HEAD).
+    length: Option<u64>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -204,11 +210,23 @@ async fn exchange(
     idempotent: bool,
     head_only: bool,
 ) -> Result<Response, String> {
-    let pooled = up.idle.borrow_mut().pop();
+    // A pooled connection the upstream closed (or wrote to) while it sat
+    // idle is dropped, never reused.
+    let pooled = {
+        let mut idle = up.idle.borrow_mut();
+        let mut found = None;
+        while let Some(c) = idle.pop() {
+            if c.is_idle_and_open() {
+                found = Some(c);
+                break;
+            }
+        }
+        found
+    };
     let mut wire = wire;
     if let Some(conn) = pooled {
         match send_and_read_head(&conn, wire, head_only).await {
-            Ok((head, rest)) => return Ok(respond(up.clone(), conn, head, rest)),
+            Ok((head, rest)) => return Ok(respond(up.clone(), conn, head, rest, head_only)),
             Err((why, w)) if idempotent => {
                 tracing::debug!("pooled upstream connection broken ({why}); retrying");
                 wire = w;
@@ -222,7 +240,7 @@ async fn exchange(
     let (head, rest) = send_and_read_head(&conn, wire, head_only)
         .await
         .map_err(|(why, _)| why)?;
-    Ok(respond(up.clone(), conn, head, rest))
+    Ok(respond(up.clone(), conn, head, rest, head_only))
 }
 
 async fn send_and_read_head(
@@ -236,7 +254,7 @@ async fn send_and_read_head(
     }
     let mut buf = Vec::with_capacity(FIRST_READ);
     loop {
-        let mut headers = [httparse::EMPTY_HEADER; 100];
+        let mut headers = [httparse::EMPTY_HEADER; 256];
         let mut parsed = httparse::Response::new(&mut headers);
         match parsed.parse(&buf) {
             Ok(httparse::Status::Complete(len)) => {
@@ -245,7 +263,10 @@ async fn send_and_read_head(
                     buf.drain(..len); // an interim response: the final one follows
                     continue;
                 }
-                let head = head_of(&parsed, head_only);
+                let head = match head_of(&parsed, head_only) {
+                    Ok(h) => h,
+                    Err(why) => return Err((why, wire)),
+                };
                 let rest = buf.split_off(len);
                 return Ok((head, rest));
             }
@@ -265,9 +286,9 @@ async fn send_and_read_head(
     }
 }
 
-fn head_of(parsed: &httparse::Response<'_, '_>, head_only: bool) -> Head {
+fn head_of(parsed: &httparse::Response<'_, '_>, head_only: bool) -> Result<Head, String> {
     let status = parsed.code.unwrap_or(502);
-    let mut length = None;
+    let mut length: Option<u64> = None;
     let mut chunked = false;
     let mut close = parsed.version == Some(0);
     let mut headers = Vec::new();
@@ -311,17 +332,24 @@ fn head_of(parsed: &httparse::Response<'_, '_>, head_only: bool) -> Head {
         close = true;
         Framing::Close
     };
-    Head {
+    Ok(Head {
         status,
         headers,
         framing,
         keep_alive: !close,
-    }
+        length,
+    })
 }
 
 /// The client's response: the head now, the body streamed by a task that
 /// gives the connection back to the pool when the body ended cleanly.
-fn respond(up: Rc<Upstream>, conn: TcpStream, head: Head, mut rest: Vec<u8>) -> Response {
+fn respond(
+    up: Rc<Upstream>,
+    conn: TcpStream,
+    head: Head,
+    mut rest: Vec<u8>,
+    head_only: bool,
+) -> Response {
     let status = StatusCode::from_u16(head.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut conn = Some(conn);
     let (tx, body) = match head.framing {
@@ -337,7 +365,16 @@ fn respond(up: Rc<Upstream>, conn: TcpStream, head: Head, mut rest: Vec<u8>) -> 
             if let Some(c) = conn.take().filter(|_| head.keep_alive && rest.is_empty()) {
                 pool(&up, c);
             }
-            (None, Body::Empty)
+            // The answer to a HEAD keeps the upstream's length (or its lack
+            // of one): an empty stream of that length is never polled.
+            let body = match (head_only, head.length) {
+                (true, Some(n)) => Body::from_stream_with_len(n, Empty),
+                (true, None) if head.status != 204 && head.status != 304 => {
+                    Body::from_stream(Empty)
+                }
+                _ => Body::Empty,
+            };
+            (None, body)
         }
         Framing::Length(n) => {
             let (tx, body) = Body::channel_with_len(n);
@@ -356,6 +393,19 @@ fn respond(up: Rc<Upstream>, conn: TcpStream, head: Head, mut rest: Vec<u8>) -> 
         spawn_local(relay(up, conn, head.framing, head.keep_alive, rest, tx));
     }
     response
+}
+
+/// A stream with no items: the body of an answer to HEAD.
+struct Empty;
+
+impl futures_core::Stream for Empty {
+    type Item = Bytes;
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Bytes>> {
+        std::task::Poll::Ready(None)
+    }
 }
 
 fn pool(up: &Upstream, conn: TcpStream) {
@@ -415,7 +465,12 @@ async fn relay(
                 return;
             }
         }
-        let (n, buf) = conn.read(Vec::with_capacity(READ)).await;
+        // A stalled upstream ends the body after the timeout (as between
+        // reads in nginx's proxy_read_timeout).
+        let read = percore::time::timeout(up.limit, conn.read(Vec::with_capacity(READ))).await;
+        let Ok((n, buf)) = read else {
+            return tx.abort();
+        };
         match n {
             // The end of a close-delimited body; anything else ended short.
             Ok(0) if framing == Framing::Close => return,

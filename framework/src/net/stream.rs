@@ -226,6 +226,25 @@ impl TcpStream {
         Ok(())
     }
 
+    /// Whether a connection that should be idle still is: nothing to read
+    /// and not closed by the peer. For connection pools: a pooled
+    /// connection that fails this must not be reused (the peer closed it,
+    /// or sent something no request asked for). Costs one non-blocking
+    /// `recv(MSG_PEEK)`.
+    pub fn is_idle_and_open(&self) -> bool {
+        let mut byte = 0u8;
+        // SAFETY: a one-byte peek into our stack byte, non-blocking.
+        let n = unsafe {
+            libc::recv(
+                self.fd.as_raw_fd(),
+                (&mut byte as *mut u8).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+    }
+
     /// The address of the other end.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         sockname(&self.fd, true)
