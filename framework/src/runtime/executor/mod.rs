@@ -96,13 +96,14 @@ thread_local! {
 
 /// Runs `f` with the current core, or panics with a sentence that says why.
 pub(crate) fn with_core<R>(what: &str, f: impl FnOnce(&Rc<Core>) -> R) -> R {
-    let core = CURRENT.with(|c| c.borrow().clone());
-    match core {
-        Some(core) => f(&core),
+    // Borrowed, not cloned: `f` may nest (shared borrows), and only the
+    // worker's start and end replace the core.
+    CURRENT.with(|c| match &*c.borrow() {
+        Some(core) => f(core),
         None => panic!(
             "{what} must run on a percore worker thread (inside a handler, a task, or the app factory)"
         ),
-    }
+    })
 }
 
 /// The current core, if this is a worker thread.
