@@ -233,16 +233,20 @@ impl Core {
             let Some(id) = self.ready.borrow_mut().pop_front() else {
                 return;
             };
-            let queued = {
+            // Polled even if its `queued` flag is clear: a wake that found
+            // the table borrowed queued the id without the flag (see
+            // `schedule`); a spurious poll is harmless, a lost wake is not.
+            let live = {
                 let mut tasks = self.tasks.borrow_mut();
                 match tasks.get_mut(id.index as usize) {
                     Some(t) if t.generation == id.generation => {
-                        std::mem::replace(&mut t.queued, false)
+                        t.queued = false;
+                        true
                     }
                     _ => false,
                 }
             };
-            if queued {
+            if live {
                 self.poll_task(id);
             }
         }
