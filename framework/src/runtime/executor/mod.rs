@@ -391,3 +391,116 @@ where
     with_core("percore::spawn_local", |core| core.spawn(task, None));
     handle
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::os::fd::FromRawFd;
+
+    fn eventfd() -> std::os::fd::OwnedFd {
+        // SAFETY: plain syscall; we own the new descriptor.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        assert!(fd >= 0);
+        // SAFETY: fresh descriptor, owned by nobody else.
+        unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
+    }
+
+    /// A future that is pending until `flag` is set, counting its polls.
+    struct Until {
+        flag: Rc<Cell<bool>>,
+        polls: Rc<Cell<u32>>,
+        waker: Rc<RefCell<Option<Waker>>>,
+    }
+
+    impl Future for Until {
+        type Output = ();
+        fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            self.polls.set(self.polls.get() + 1);
+            if self.flag.get() {
+                return Poll::Ready(());
+            }
+            *self.waker.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+
+    #[test]
+    fn tasks_run_when_woken_locally_and_from_another_thread() {
+        let core = Core::install(eventfd());
+        let (flag, polls, waker) = (
+            Rc::new(Cell::new(false)),
+            Rc::new(Cell::new(0)),
+            Rc::new(RefCell::new(None)),
+        );
+        let handle = spawn_local(Until {
+            flag: flag.clone(),
+            polls: polls.clone(),
+            waker: waker.clone(),
+        });
+        core.run_ready();
+        assert_eq!(polls.get(), 1);
+        assert!(!core.has_ready(), "pending and not woken: not queued");
+
+        // A local wake queues it once, however often it is woken.
+        let w = waker.borrow().clone().unwrap();
+        w.wake_by_ref();
+        w.wake_by_ref();
+        core.run_ready();
+        assert_eq!(polls.get(), 2);
+
+        // A wake from another thread goes through the remote queue.
+        let remote = waker.borrow().clone().unwrap();
+        std::thread::spawn(move || remote.wake()).join().unwrap();
+        assert!(!core.has_ready(), "not on the local queue");
+        let mut scratch = Vec::new();
+        core.take_remote_wakes(&mut scratch);
+        flag.set(true);
+        core.run_ready();
+        assert_eq!(polls.get(), 3);
+        assert!(handle.is_finished());
+        core.uninstall();
+    }
+
+    #[test]
+    fn a_cancelled_task_is_dropped_and_a_stale_wake_is_harmless() {
+        let core = Core::install(eventfd());
+        let (flag, polls, waker) = (
+            Rc::new(Cell::new(false)),
+            Rc::new(Cell::new(0)),
+            Rc::new(RefCell::new(None)),
+        );
+        let future = Until {
+            flag,
+            polls: polls.clone(),
+            waker: waker.clone(),
+        };
+        let id = core.spawn(Box::pin(future), None);
+        core.run_ready();
+        let w = waker.borrow().clone().unwrap();
+        core.cancel(id);
+        w.wake(); // the task is gone: nothing to run
+        core.run_ready();
+        assert_eq!(polls.get(), 1);
+        // The slot is reused by a new task; the old waker does not reach it.
+        let (flag2, polls2, waker2) = (
+            Rc::new(Cell::new(false)),
+            Rc::new(Cell::new(0)),
+            Rc::new(RefCell::new(None)),
+        );
+        let id2 = core.spawn(
+            Box::pin(Until {
+                flag: flag2,
+                polls: polls2.clone(),
+                waker: waker2,
+            }),
+            None,
+        );
+        assert_eq!(id2.index, id.index);
+        core.run_ready();
+        waker::waker(id).wake();
+        core.run_ready();
+        assert_eq!(polls2.get(), 1, "a stale id did not poll the new task");
+        core.uninstall();
+    }
+}
