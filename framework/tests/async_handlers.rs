@@ -303,22 +303,8 @@ fn a_reset_connection_drops_its_handlers_future() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(drops.load(Ordering::SeqCst), 0, "still running");
-    // SO_LINGER 0: close sends RST, the server's recv fails at once.
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: setsockopt with a properly sized linger struct on our socket.
-    unsafe {
-        libc::setsockopt(
-            std::os::fd::AsRawFd::as_raw_fd(&s),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as u32,
-        );
-    }
-    drop(s);
+    // A reset: the server's recv fails at once.
+    reset(s);
     let deadline = Instant::now() + Duration::from_secs(2);
     while drops.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));

@@ -454,24 +454,6 @@ fn at_max_connections_new_connections_wait_instead_of_being_reset() {
     }
 }
 
-fn reset(s: TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: setsockopt with a properly sized linger struct on our socket.
-    unsafe {
-        libc::setsockopt(
-            std::os::fd::AsRawFd::as_raw_fd(&s),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as u32,
-        );
-    }
-    drop(s);
-}
-
 /// Shuts the server down and says how long the drain took: a connection
 /// the engine lost track of holds it until drain_secs and the grace after.
 fn drain_time(server: RunningServer) -> Duration {

@@ -37,20 +37,13 @@ struct Cli {
 
 fn main() {
     let cli = Cli::parse();
-    let config = match cli.common.into_config() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(2);
-        }
-    };
-    percore::init_logging(&config.log.level);
+    let server = Server::from_common_args(cli.common);
     if !cli.root.is_dir() {
         eprintln!("error: --root {} is not a directory", cli.root.display());
         std::process::exit(2);
     }
     let root = Arc::new(cli.root);
-    let result = Server::new(config).serve(move |_core| {
+    let result = server.serve(move |_core| {
         // Each core opens the root once; files are opened beneath it.
         let dir = std::fs::File::open(&*root).expect("--root was checked at start");
         app(Rc::new(File::from(dir)))

@@ -53,19 +53,12 @@ struct Cli {
 
 fn main() {
     let cli = Cli::parse();
-    let config = match cli.common.into_config() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(2);
-        }
-    };
-    percore::init_logging(&config.log.level);
+    let server = Server::from_common_args(cli.common);
     let (upstream, limit) = (
         cli.upstream,
         Duration::from_secs(cli.upstream_timeout.max(1)),
     );
-    let result = Server::new(config).serve(move |_core| app(upstream, limit));
+    let result = server.serve(move |_core| app(upstream, limit));
     if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(e.exit_code());

@@ -8,13 +8,13 @@
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::driver::op::{Fsync, OpenAt2, ReadAt, Statx, WriteAt};
+use crate::driver::op::{cqe_result, Fsync, OpenAt2, ReadAt, Statx, WriteAt};
 use crate::runtime::executor::submit;
 
 /// An open file, read and written through the core's ring. Cheap to clone
@@ -38,14 +38,6 @@ pub struct Metadata {
     pub modified: SystemTime,
 }
 
-fn result(res: i32) -> io::Result<usize> {
-    if res < 0 {
-        Err(io::Error::from_raw_os_error(-res))
-    } else {
-        Ok(res as usize)
-    }
-}
-
 fn c_path(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
@@ -53,11 +45,12 @@ fn c_path(path: &Path) -> io::Result<CString> {
 
 impl File {
     async fn open_with(path: &Path, flags: i32, mode: u32) -> io::Result<File> {
-        let (_, res) = submit(OpenAt2::with_flags(c_path(path)?, flags, mode)).await;
-        let fd = result(res)? as i32;
-        // SAFETY: a successful openat2 CQE carries a new descriptor that
-        // nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let (op, res) = submit(OpenAt2::with_flags(c_path(path)?, flags, mode)).await;
+        File::opened(op, res)
+    }
+
+    fn opened(op: OpenAt2, res: i32) -> io::Result<File> {
+        let fd = op.complete(res).map_err(io::Error::from_raw_os_error)?;
         Ok(File { fd: Rc::new(fd) })
     }
 
@@ -73,12 +66,8 @@ impl File {
     pub async fn open_beneath(&self, rel: impl AsRef<Path>) -> io::Result<File> {
         let resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
         let op = OpenAt2::new(self.fd.clone(), c_path(rel.as_ref())?, resolve);
-        let (_, res) = submit(op).await;
-        let fd = result(res)? as i32;
-        // SAFETY: a successful openat2 CQE carries a new descriptor that
-        // nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(File { fd: Rc::new(fd) })
+        let (op, res) = submit(op).await;
+        File::opened(op, res)
     }
 
     /// Creates `path` for writing (truncated if it exists; mode 0644).
@@ -97,7 +86,7 @@ impl File {
             pos,
         };
         let (op, res) = submit(op).await;
-        match result(res) {
+        match cqe_result(res) {
             Ok(n) => (Ok(n), op.into_buf(n)),
             Err(e) => (Err(e), op.into_buf(0)),
         }
@@ -112,7 +101,7 @@ impl File {
             pos,
         };
         let (op, res) = submit(op).await;
-        (result(res), op.buf)
+        (cqe_result(res), op.buf)
     }
 
     /// Writes all of `buf` at `pos`.
@@ -151,7 +140,7 @@ impl File {
     /// Size, kind and modification time.
     pub async fn metadata(&self) -> io::Result<Metadata> {
         let (op, res) = submit(Statx::new(self.fd.clone())).await;
-        result(res)?;
+        cqe_result(res)?;
         let (_, st) = op.into_parts();
         let kind = st.stx_mode as u32 & libc::S_IFMT;
         let modified = UNIX_EPOCH
@@ -173,7 +162,7 @@ impl File {
             file: self.fd.clone(),
         })
         .await;
-        result(res).map(|_| ())
+        cqe_result(res).map(|_| ())
     }
 }
 

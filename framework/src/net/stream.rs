@@ -12,16 +12,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::driver::op::{AcceptOne, Connect, RecvInto, SendFrom};
+use crate::driver::op::{cqe_result, AcceptOne, Connect, RecvInto, SendFrom};
 use crate::runtime::executor::submit;
-
-fn result(res: i32) -> io::Result<usize> {
-    if res < 0 {
-        Err(io::Error::from_raw_os_error(-res))
-    } else {
-        Ok(res as usize)
-    }
-}
 
 /// `addr` as a `sockaddr_storage` and its length.
 fn to_storage(addr: SocketAddr) -> (Box<libc::sockaddr_storage>, libc::socklen_t) {
@@ -151,7 +143,7 @@ impl TcpStream {
             len,
         })
         .await;
-        result(res)?;
+        cqe_result(res)?;
         Ok(TcpStream { fd: socket })
     }
 
@@ -176,7 +168,7 @@ impl TcpStream {
             buf,
         })
         .await;
-        match result(res) {
+        match cqe_result(res) {
             Ok(n) => (Ok(n), op.into_buf(n)),
             Err(e) => (Err(e), op.into_buf(0)),
         }
@@ -190,7 +182,7 @@ impl TcpStream {
             sent: 0,
         })
         .await;
-        (result(res), op.buf)
+        (cqe_result(res), op.buf)
     }
 
     /// Sends all of `buf`.
@@ -203,7 +195,7 @@ impl TcpStream {
         while op.sent < op.buf.len() {
             let (back, res) = submit(op).await;
             op = back;
-            match result(res) {
+            match cqe_result(res) {
                 Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), op.buf),
                 Ok(n) => op.sent += n,
                 Err(e) => return (Err(e), op.buf),
@@ -281,7 +273,7 @@ impl TcpListener {
             addr: Box::new((storage, 0)),
         })
         .await;
-        let fd = result(res)? as i32;
+        let fd = cqe_result(res)? as i32;
         // SAFETY: a successful accept CQE carries a new descriptor nobody
         // else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };

@@ -57,8 +57,14 @@ impl Server {
     /// line, sets up logging, and returns the server. A bad flag or config
     /// prints one clear line and exits with status 2.
     pub fn from_args() -> Result<Server> {
-        let cli = ExampleCli::parse();
-        let config = match cli.common.into_config() {
+        Ok(Server::from_common_args(ExampleCli::parse().common))
+    }
+
+    /// Like [`Server::from_args`], for a program with flags of its own
+    /// around the common ones (`#[command(flatten)] common: CommonArgs`).
+    /// A bad config prints one clear line and exits with status 2.
+    pub fn from_common_args(common: crate::config::CommonArgs) -> Server {
+        let config = match common.into_config() {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -66,7 +72,7 @@ impl Server {
             }
         };
         crate::init_logging(&config.log.level);
-        Ok(Server::new(config))
+        Server::new(config)
     }
 
     /// The configuration.

@@ -161,3 +161,22 @@ pub fn roundtrip(addr: SocketAddr, request: &[u8]) -> Resp {
     let mut pending = Vec::new();
     read_response(&mut s, &mut pending, request.starts_with(b"HEAD "))
 }
+
+/// Closes `s` with a reset (SO_LINGER 0), as a client that aborts does.
+pub fn reset(s: TcpStream) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt with a properly sized linger struct on our socket.
+    unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&s),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as u32,
+        );
+    }
+    drop(s);
+}

@@ -36,12 +36,8 @@ impl ReadAt {
     }
 
     /// The buffer, with the `n` bytes the kernel wrote counted in.
-    pub(crate) fn into_buf(mut self, n: usize) -> Vec<u8> {
-        let n = n.min(self.buf.capacity() - self.buf.len());
-        // SAFETY: the read's CQE said the kernel initialised `n` bytes of
-        // the spare capacity, which it owned until that CQE.
-        unsafe { self.buf.set_len(self.buf.len() + n) };
-        self.buf
+    pub(crate) fn into_buf(self, n: usize) -> Vec<u8> {
+        super::filled(self.buf, n)
     }
 }
 

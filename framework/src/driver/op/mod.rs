@@ -41,6 +41,25 @@ pub(crate) use socket_io::{AcceptOne, Connect, RecvInto, SendFrom};
 pub(crate) use splice::{Pipe, SplicePair};
 pub(crate) use statx::Statx;
 
+/// A CQE's result as I/O: the count (or descriptor), or the errno.
+pub(crate) fn cqe_result(res: i32) -> std::io::Result<usize> {
+    if res < 0 {
+        Err(std::io::Error::from_raw_os_error(-res))
+    } else {
+        Ok(res as usize)
+    }
+}
+
+/// `buf` with the `n` bytes the kernel wrote into its spare capacity
+/// counted in (a read or recv into `buf[len..capacity]`).
+pub(crate) fn filled(mut buf: Vec<u8>, n: usize) -> Vec<u8> {
+    let n = n.min(buf.capacity() - buf.len());
+    // SAFETY: the op's CQE said the kernel initialised `n` bytes of the
+    // spare capacity, which the op owned (and the kernel wrote) until then.
+    unsafe { buf.set_len(buf.len() + n) };
+    buf
+}
+
 /// What the startup probe needs to know of an operation type.
 pub(crate) trait RingOp {
     /// The `IORING_OP_*` code the type submits.

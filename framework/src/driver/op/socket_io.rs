@@ -83,12 +83,8 @@ impl RecvInto {
     }
 
     /// The buffer, with the `n` bytes received counted in.
-    pub(crate) fn into_buf(mut self, n: usize) -> Vec<u8> {
-        let n = n.min(self.buf.capacity() - self.buf.len());
-        // SAFETY: the recv's CQE said the kernel initialised `n` bytes of
-        // the spare capacity, which it owned until that CQE.
-        unsafe { self.buf.set_len(self.buf.len() + n) };
-        self.buf
+    pub(crate) fn into_buf(self, n: usize) -> Vec<u8> {
+        super::filled(self.buf, n)
     }
 }
 

@@ -164,40 +164,45 @@ impl Core {
     }
 
     fn next_op_generation(&self) -> u32 {
-        let g = self.next_op_generation.get();
-        self.next_op_generation.set((g % ((1 << 24) - 1)) + 1);
-        g
+        next_generation(&self.next_op_generation)
     }
 
-    /// Starts `future` as a task; `owner` is the connection waiting for it.
-    pub(crate) fn spawn(&self, future: BoxFuture, owner: Option<(u32, u32)>) -> TaskId {
-        let generation = self.next_generation.get();
-        self.next_generation.set((generation + 1) & ((1 << 24) - 1));
+    /// Puts `future` in the task table (not yet scheduled).
+    fn insert(&self, future: BoxFuture, owner: Option<(u32, u32)>) -> TaskId {
+        let generation = next_generation(&self.next_generation);
         let index = self.tasks.borrow_mut().insert(Task {
             generation,
             future: Some(future),
             queued: false,
             owner,
         });
-        let id = TaskId {
+        TaskId {
             core: self.key,
             index: index as u32,
             generation,
-        };
+        }
+    }
+
+    /// Takes task `id` out of the table, if it is still there. The caller
+    /// drops it outside the borrow (a future's drop may touch the core).
+    fn remove(&self, id: TaskId) -> Option<Task> {
+        let mut tasks = self.tasks.borrow_mut();
+        match tasks.get(id.index as usize) {
+            Some(t) if t.generation == id.generation => Some(tasks.remove(id.index as usize)),
+            _ => None,
+        }
+    }
+
+    /// Starts `future` as a task; `owner` is the connection waiting for it.
+    pub(crate) fn spawn(&self, future: BoxFuture, owner: Option<(u32, u32)>) -> TaskId {
+        let id = self.insert(future, owner);
         self.schedule(id);
         id
     }
 
     /// Drops a task that is no longer wanted (its connection closed).
     pub(crate) fn cancel(&self, id: TaskId) {
-        let removed = {
-            let mut tasks = self.tasks.borrow_mut();
-            match tasks.get(id.index as usize) {
-                Some(t) if t.generation == id.generation => Some(tasks.remove(id.index as usize)),
-                _ => None,
-            }
-        };
-        drop(removed); // outside the borrow: the future's drop may touch the core
+        drop(self.remove(id));
     }
 
     /// Puts a task on the ready queue (once).
@@ -260,19 +265,7 @@ impl Core {
         future: BoxFuture,
         owner: (u32, u32),
     ) -> (TaskId, Option<Answer>) {
-        let generation = self.next_generation.get();
-        self.next_generation.set((generation + 1) & ((1 << 24) - 1));
-        let index = self.tasks.borrow_mut().insert(Task {
-            generation,
-            future: Some(future),
-            queued: false,
-            owner: Some(owner),
-        });
-        let id = TaskId {
-            core: self.key,
-            index: index as u32,
-            generation,
-        };
+        let id = self.insert(future, Some(owner));
         self.poll_task(id);
         let mut answers = self.answers.borrow_mut();
         let answer = match answers.last() {
@@ -311,25 +304,19 @@ impl Core {
                 // Cancelled while it ran: dropped below, outside the borrow.
                 drop(tasks);
             }
-            Ok(Poll::Ready(())) => self.finish(id, None),
+            Ok(Poll::Ready(())) => self.finish(id, false),
             Err(panic) => {
                 tracing::error!("task panicked: {}", panic_message(&panic));
-                self.finish(id, Some(()));
+                self.finish(id, true);
             }
         }
         drop(future);
     }
 
     /// A task is done; a handler task that panicked answers 500.
-    fn finish(&self, id: TaskId, panicked: Option<()>) {
-        let task = {
-            let mut tasks = self.tasks.borrow_mut();
-            match tasks.get(id.index as usize) {
-                Some(t) if t.generation == id.generation => Some(tasks.remove(id.index as usize)),
-                _ => None,
-            }
-        };
-        if let (Some(task), Some(())) = (task, panicked) {
+    fn finish(&self, id: TaskId, panicked: bool) {
+        let task = self.remove(id);
+        if let (Some(task), true) = (task, panicked) {
             if let Some(owner) = task.owner {
                 self.answers.borrow_mut().push(Answer {
                     task: id,
@@ -363,6 +350,14 @@ impl Core {
     pub(crate) fn now(&self) -> Millis {
         self.clock.now()
     }
+}
+
+/// The next of a 24-bit generation counter, never 0 (0 reads as "none" in
+/// packed ids).
+fn next_generation(counter: &Cell<u32>) -> u32 {
+    let g = counter.get();
+    counter.set((g % ((1 << 24) - 1)) + 1);
+    g
 }
 
 pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
@@ -425,19 +420,32 @@ mod tests {
         }
     }
 
-    #[test]
-    fn tasks_run_when_woken_locally_and_from_another_thread() {
-        let core = Core::install(eventfd());
+    /// A probe future, and the flag, poll count and waker it shares.
+    #[allow(clippy::type_complexity)]
+    fn until() -> (
+        Until,
+        Rc<Cell<bool>>,
+        Rc<Cell<u32>>,
+        Rc<RefCell<Option<Waker>>>,
+    ) {
         let (flag, polls, waker) = (
             Rc::new(Cell::new(false)),
             Rc::new(Cell::new(0)),
             Rc::new(RefCell::new(None)),
         );
-        let handle = spawn_local(Until {
+        let future = Until {
             flag: flag.clone(),
             polls: polls.clone(),
             waker: waker.clone(),
-        });
+        };
+        (future, flag, polls, waker)
+    }
+
+    #[test]
+    fn tasks_run_when_woken_locally_and_from_another_thread() {
+        let core = Core::install(eventfd());
+        let (future, flag, polls, waker) = until();
+        let handle = spawn_local(future);
         core.run_ready();
         assert_eq!(polls.get(), 1);
         assert!(!core.has_ready(), "pending and not woken: not queued");
@@ -465,16 +473,7 @@ mod tests {
     #[test]
     fn a_cancelled_task_is_dropped_and_a_stale_wake_is_harmless() {
         let core = Core::install(eventfd());
-        let (flag, polls, waker) = (
-            Rc::new(Cell::new(false)),
-            Rc::new(Cell::new(0)),
-            Rc::new(RefCell::new(None)),
-        );
-        let future = Until {
-            flag,
-            polls: polls.clone(),
-            waker: waker.clone(),
-        };
+        let (future, _, polls, waker) = until();
         let id = core.spawn(Box::pin(future), None);
         core.run_ready();
         let w = waker.borrow().clone().unwrap();
@@ -483,19 +482,8 @@ mod tests {
         core.run_ready();
         assert_eq!(polls.get(), 1);
         // The slot is reused by a new task; the old waker does not reach it.
-        let (flag2, polls2, waker2) = (
-            Rc::new(Cell::new(false)),
-            Rc::new(Cell::new(0)),
-            Rc::new(RefCell::new(None)),
-        );
-        let id2 = core.spawn(
-            Box::pin(Until {
-                flag: flag2,
-                polls: polls2.clone(),
-                waker: waker2,
-            }),
-            None,
-        );
+        let (future2, _, polls2, _) = until();
+        let id2 = core.spawn(Box::pin(future2), None);
         assert_eq!(id2.index, id.index);
         core.run_ready();
         waker::waker(id).wake();
