@@ -153,7 +153,13 @@ fn bodies_up_to_the_limit_complete_in_one_write_and_trickled() {
 
 #[test]
 fn a_body_one_byte_over_the_limit_is_413() {
-    let server = server(2);
+    for workers in [1, 2] {
+        over_the_limit(workers);
+    }
+}
+
+fn over_the_limit(workers: usize) {
+    let server = server(workers);
     for chunked in [false, true] {
         for expect in [false, true] {
             let body = pattern(MAX_BODY + 1, 1);
@@ -171,7 +177,10 @@ fn a_body_one_byte_over_the_limit_is_413() {
                 let _ = s.write_all(&payload);
                 r = read_response(&mut s, &mut pending, false);
             }
-            assert_eq!(r.status, 413, "chunked {chunked}, expect {expect}");
+            assert_eq!(
+                r.status, 413,
+                "chunked {chunked}, expect {expect}, {workers} workers"
+            );
         }
     }
 }
