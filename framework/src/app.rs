@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use crate::error::Error;
 use crate::fs::StaticFiles;
-use crate::handler::{BoxedHandler, MethodRouter, Request};
+use crate::handler::{BoxedHandler, HandlerKind, MethodRouter, Request};
 use crate::router::Router;
 use http::Method;
 
@@ -60,7 +60,9 @@ impl App {
             }
         };
         let handler = |core: Rc<crate::fs::CoreFiles>| -> BoxedHandler {
-            Box::new(move |req: &Request| core.serve(req))
+            BoxedHandler(HandlerKind::Sync(Box::new(move |req: &Request| {
+                core.serve(req)
+            })))
         };
         let files = |core| MethodRouter::default().on_reply(Method::GET, handler(core));
         if prefix.is_empty() {

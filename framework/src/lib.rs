@@ -88,8 +88,8 @@ pub use config::Config;
 pub use driver::SetupError;
 pub use error::{Error, Result};
 pub use handler::{
-    delete, get, head, on, options, patch, post, put, Body, BodySender, Handler, IntoResponse,
-    MethodRouter, Request, Response,
+    delete, get, head, on, options, patch, post, put, Body, BodyError, BodySender, Handler,
+    IntoResponse, MethodRouter, Request, RequestBody, Response,
 };
 pub use runtime::executor::{spawn_blocking, spawn_local, BlockingHandle, JoinError, JoinHandle};
 pub use runtime::{CoreId, RunningServer, Server};

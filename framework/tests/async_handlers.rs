@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use percore::time::{interval, sleep, timeout};
-use percore::{get, post, spawn_local, App, Request, Response};
+use percore::{get, post, spawn_local, App, BodyError, Request, Response};
 
 fn ms_param(req: &Request) -> u64 {
     req.param("ms").and_then(|v| v.parse().ok()).unwrap_or(0)
@@ -72,10 +72,52 @@ fn app(drops: Arc<AtomicUsize>) -> App {
         )
         .route(
             "/echo",
-            post(|req: Request| async move {
+            post(|mut req: Request| async move {
                 sleep(Duration::from_millis(1)).await;
-                Response::ok().body(req.body().to_vec())
+                let body = req.body_bytes().await?;
+                Ok::<_, BodyError>(Response::ok().body(body))
             }),
+        )
+        .route(
+            "/read",
+            // read_body, then body(): the whole body, kept in the request.
+            post(|mut req: Request| async move {
+                req.read_body().await?;
+                Ok::<_, BodyError>(Response::ok().body(req.body().to_vec()))
+            }),
+        )
+        .route(
+            "/count",
+            // Chunks as they arrive: how many, how long in all.
+            post(|mut req: Request| async move {
+                let mut body = req.body_stream();
+                let (mut chunks, mut total) = (0usize, 0usize);
+                while let Some(chunk) = body.chunk().await {
+                    match chunk {
+                        Ok(c) => {
+                            chunks += 1;
+                            total += c.len();
+                        }
+                        Err(e) => return (e.status(), format!("{e} after {total}")),
+                    }
+                }
+                (percore::StatusCode::OK, format!("{total} in {chunks}"))
+            }),
+        )
+        .route(
+            "/stream-echo",
+            // The request body streamed back as the response body.
+            post(|mut req: Request| async move { Response::ok().body(req.body_stream()) }),
+        )
+        .route(
+            "/ignore",
+            // Answers without reading the body.
+            post(|| async { "ignored" }),
+        )
+        .route(
+            "/misuse",
+            // body() before the body was read: a clear panic (500).
+            post(|req: Request| async move { req.body().len().to_string() }),
         )
         .route(
             "/timeout",

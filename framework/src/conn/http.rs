@@ -3,7 +3,7 @@
 //! The exchange ([`crate::runtime::exchange`]) reads and writes this; it
 //! touches no ring, so it is unit-tested with byte literals.
 
-use crate::handler::Pending;
+use crate::handler::{Pending, PipeWriter};
 use crate::http::body::ChunkedDecoder;
 
 use super::{BufPool, Outgoing};
@@ -50,6 +50,41 @@ pub(crate) struct ChunkedProgress {
     pub(crate) head_len: usize,
 }
 
+/// A request body streaming into its async handler as it arrives (see
+/// `runtime::exchange::feed`).
+pub(crate) struct BodyFeed {
+    /// The connection's end of the handler's body pipe.
+    pub(crate) writer: PipeWriter,
+    pub(crate) framing: FeedFraming,
+}
+
+/// How the end of a streaming body is found.
+pub(crate) enum FeedFraming {
+    /// `Content-Length`: this many bytes still to come.
+    Length(u64),
+    /// Chunked: the decoder resumes where it stopped.
+    Chunked(ChunkedDecoder),
+}
+
+/// A request body in progress across reads (one box: rare, and an idle
+/// connection pays only the pointer).
+pub(crate) enum BodyProgress {
+    /// Chunked, collected whole for a sync handler.
+    Collecting(ChunkedProgress),
+    /// Streaming to its async handler.
+    Feeding(BodyFeed),
+}
+
+impl BodyProgress {
+    /// The collecting state (the only kind `take_collecting` hands out).
+    pub(crate) fn collecting(&mut self) -> &mut ChunkedProgress {
+        match self {
+            BodyProgress::Collecting(p) => p,
+            BodyProgress::Feeding(_) => unreachable!("a streaming body is never collected"),
+        }
+    }
+}
+
 /// The HTTP state of one connection.
 #[derive(Default)]
 pub(crate) struct HttpState {
@@ -60,8 +95,9 @@ pub(crate) struct HttpState {
     pub(crate) out: Vec<u8>,
     /// Body parts that follow `out` without being copied into it.
     pub(crate) outgoing: Option<Box<Outgoing>>,
-    /// State of a chunked request body in progress.
-    pub(crate) chunked: Option<Box<ChunkedProgress>>,
+    /// A request body in progress: a chunked one being collected, or one
+    /// streaming to its handler (the front of `inbuf` is body bytes then).
+    pub(crate) body: Option<Box<BodyProgress>>,
     /// An answer not ready yet for the request at the front of `inbuf`.
     pub(crate) pending: Option<Pending>,
     pub(crate) scan: HeadScan,
@@ -77,7 +113,7 @@ impl HttpState {
     pub(crate) fn is_idle(&self) -> bool {
         self.inbuf.is_empty()
             && self.out.is_empty()
-            && self.chunked.is_none()
+            && self.body.is_none()
             && self.outgoing.is_none()
             && self.pending.is_none()
     }
@@ -95,6 +131,46 @@ impl HttpState {
         }
         if self.out.is_empty() {
             pool.put(std::mem::take(&mut self.out));
+        }
+    }
+
+    /// The body streaming to its handler, if any.
+    pub(crate) fn feed(&self) -> Option<&BodyFeed> {
+        match self.body.as_deref() {
+            Some(BodyProgress::Feeding(f)) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The body streaming to its handler, if any.
+    pub(crate) fn feed_mut(&mut self) -> Option<&mut BodyFeed> {
+        match self.body.as_deref_mut() {
+            Some(BodyProgress::Feeding(f)) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// Whether a request body streams to its handler.
+    pub(crate) fn is_feeding(&self) -> bool {
+        self.feed().is_some()
+    }
+
+    /// Ends the streaming body's feed (its writer ends the pipe).
+    pub(crate) fn take_feed(&mut self) -> Option<BodyFeed> {
+        if !self.is_feeding() {
+            return None;
+        }
+        match *self.body.take()? {
+            BodyProgress::Feeding(f) => Some(f),
+            BodyProgress::Collecting(_) => None,
+        }
+    }
+
+    /// The chunked body being collected, if any, taken out.
+    pub(crate) fn take_collecting(&mut self) -> Option<Box<BodyProgress>> {
+        match self.body.as_deref() {
+            Some(BodyProgress::Collecting(_)) => self.body.take(),
+            _ => None,
         }
     }
 

@@ -9,6 +9,7 @@
 //! impls for the closure shapes (`Fn(&Request)`, `Fn()`, `Fn(Request) ->
 //! impl Future`, `Fn() -> impl Future`) from overlapping, as axum does.
 
+mod body_in;
 mod channel;
 mod reply;
 mod request;
@@ -16,8 +17,9 @@ mod response;
 
 pub(crate) use reply::{Deferred, Pending, Reply};
 
+pub use body_in::{BodyError, RequestBody};
+pub(crate) use body_in::{BodyPipe, PipeReader, PipeWriter, PIPE_ROOM};
 pub use channel::{BodyClosed, BodySender};
-pub use reply::Outcome;
 pub use request::Request;
 pub use response::{AsyncBody, Body, FileRange, IntoResponse, Part, Response};
 
@@ -36,9 +38,9 @@ use http::Method;
             (the async one takes the request by value)"
 )]
 pub trait Handler<M>: 'static {
-    /// Runs the handler.
+    /// The handler as the router stores it.
     #[doc(hidden)]
-    fn call(&self, req: &Request) -> Outcome;
+    fn into_boxed(self) -> BoxedHandler;
 }
 
 /// Marker for handlers taking the request.
@@ -59,8 +61,10 @@ where
     F: Fn(&Request) -> R + 'static,
     R: IntoResponse,
 {
-    fn call(&self, req: &Request) -> Outcome {
-        Outcome(Reply::Ready(self(req).into_response()))
+    fn into_boxed(self) -> BoxedHandler {
+        BoxedHandler(HandlerKind::Sync(Box::new(move |req| {
+            Reply::Ready(self(req).into_response())
+        })))
     }
 }
 
@@ -69,8 +73,10 @@ where
     F: Fn() -> R + 'static,
     R: IntoResponse,
 {
-    fn call(&self, _req: &Request) -> Outcome {
-        Outcome(Reply::Ready(self().into_response()))
+    fn into_boxed(self) -> BoxedHandler {
+        BoxedHandler(HandlerKind::Sync(Box::new(move |_| {
+            Reply::Ready(self().into_response())
+        })))
     }
 }
 
@@ -80,8 +86,10 @@ where
     Fut: Future + 'static,
     Fut::Output: IntoResponse,
 {
-    fn call(&self, req: &Request) -> Outcome {
-        spawn_answer(self(req.to_owned_request()))
+    fn into_boxed(self) -> BoxedHandler {
+        BoxedHandler(HandlerKind::Async(Box::new(move |req| {
+            spawn_answer(self(req))
+        })))
     }
 }
 
@@ -91,14 +99,14 @@ where
     Fut: Future + 'static,
     Fut::Output: IntoResponse,
 {
-    fn call(&self, _req: &Request) -> Outcome {
-        spawn_answer(self())
+    fn into_boxed(self) -> BoxedHandler {
+        BoxedHandler(HandlerKind::Async(Box::new(move |_| spawn_answer(self()))))
     }
 }
 
 /// An async handler's future as a task that hands its response to the
 /// connection waiting for it: one allocation (the task).
-fn spawn_answer<Fut>(future: Fut) -> Outcome
+fn spawn_answer<Fut>(future: Fut) -> Reply
 where
     Fut: Future + 'static,
     Fut::Output: IntoResponse,
@@ -107,14 +115,25 @@ where
         let response = future.await.into_response();
         crate::runtime::executor::with_core("an async handler", |core| core.answer(response));
     });
-    Outcome(Reply::Spawn(task))
+    Reply::Spawn(task)
 }
 
-/// A type-erased handler, as stored in the router.
-pub(crate) type BoxedHandler = Box<dyn Fn(&Request) -> Reply>;
+/// A type-erased handler, as stored in the router (opaque: only the crate
+/// looks inside).
+#[doc(hidden)]
+pub struct BoxedHandler(pub(crate) HandlerKind);
+
+/// A sync or an async handler.
+pub(crate) enum HandlerKind {
+    /// Borrows the request for the call; the body is whole.
+    Sync(Box<dyn Fn(&Request) -> Reply>),
+    /// Owns the request and runs as a task; called once the head is
+    /// parsed, its body streams in.
+    Async(Box<dyn Fn(Request) -> Reply>),
+}
 
 fn boxed<H: Handler<M>, M>(h: H) -> BoxedHandler {
-    Box::new(move |req: &Request| h.call(req).0)
+    h.into_boxed()
 }
 
 /// The handlers of one path, by method. Made with [`get`], [`post`] ... and

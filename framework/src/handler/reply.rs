@@ -23,11 +23,6 @@ pub(crate) enum Reply {
     Spawn(BoxFuture),
 }
 
-/// A handler's outcome, as the public [`super::Handler`] trait returns it
-/// (opaque: only the crate looks inside).
-#[doc(hidden)]
-pub struct Outcome(pub(crate) Reply);
-
 /// What the encoder needs to know of a request whose answer comes later.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Deferred {

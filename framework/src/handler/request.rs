@@ -6,13 +6,19 @@
 //! codec, the params from the router's reused buffer. An async handler
 //! outlives the receive buffer, so it gets a `Request` of its own: head
 //! bytes, body, head and params in one block taken from a per-core pool, so
-//! after warm-up it costs no allocation.
+//! after warm-up it costs no allocation. An async handler runs as soon as
+//! the head is parsed: its body is read with `body_bytes().await`,
+//! `read_body().await` or `body_stream()` (see [`super::body_in`]).
 
 use std::cell::RefCell;
+use std::net::SocketAddr;
 
 use http::Method;
 
-use crate::http::head::{RequestHead, Version};
+use bytes::Bytes;
+
+use super::body_in::{BodyError, PipeReader, RequestBody};
+use crate::http::head::{BodyKind, RequestHead, Version};
 use crate::router::Params;
 
 /// Owned blocks kept per core for async requests, at most.
@@ -52,11 +58,30 @@ enum View {
     Released,
 }
 
+/// Where an owned request's body stands.
+enum BodyState {
+    /// In the request: `body()` returns it.
+    Read,
+    /// Arrived whole with the head, in the request's block, not yet read.
+    Whole,
+    /// Still arriving: the connection feeds this pipe.
+    Streaming(PipeReader),
+    /// Taken by `body_stream` or `body_bytes`.
+    Taken,
+}
+
 /// A parsed HTTP request: lent to a sync handler for its call (`&Request`),
 /// owned by an async handler (`Request`).
+///
+/// A sync handler sees the whole body in [`Request::body`]. An async handler
+/// is called as soon as the head is parsed, so it reads the body itself:
+/// [`Request::body_bytes`] or [`Request::read_body`] for all of it,
+/// [`Request::body_stream`] for chunks as they arrive.
 pub struct Request {
     view: View,
     core: usize,
+    client: SocketAddr,
+    body: BodyState,
 }
 
 impl Drop for Request {
@@ -86,7 +111,7 @@ impl Request {
         head: &RequestHead,
         params: &Params,
         body: &[u8],
-        core: usize,
+        (core, client): (usize, SocketAddr),
         f: impl FnOnce(&Request) -> R,
     ) -> R {
         let req = Request {
@@ -97,13 +122,23 @@ impl Request {
                 body,
             },
             core,
+            client,
+            body: BodyState::Read,
         };
         f(&req)
     }
 
-    /// An owned copy, for a handler that outlives the receive buffer.
-    pub(crate) fn to_owned_request(&self) -> Request {
-        let (buf, head, params, body) = self.parts();
+    /// An owned request for an async handler: head bytes, params and the
+    /// body that arrived with the head copied into a pooled block; a body
+    /// still arriving comes through `streaming`.
+    pub(crate) fn owned(
+        buf: &[u8],
+        head: &RequestHead,
+        params: &Params,
+        body: &[u8],
+        (core, client): (usize, SocketAddr),
+        streaming: Option<PipeReader>,
+    ) -> Request {
         let mut owned = POOL
             .try_with(|p| p.borrow_mut().pop())
             .ok()
@@ -115,9 +150,17 @@ impl Request {
         owned.body.extend_from_slice(body);
         owned.head.copy_from(head);
         owned.params.copy_from(params);
+        let has_body = !matches!(head.body, BodyKind::None | BodyKind::Length(0));
+        let body = match streaming {
+            Some(reader) => BodyState::Streaming(reader),
+            None if has_body => BodyState::Whole,
+            None => BodyState::Read,
+        };
         Request {
             view: View::Owned(owned),
-            core: self.core,
+            core,
+            client,
+            body,
         }
     }
 
@@ -227,8 +270,79 @@ impl Request {
     }
 
     /// The request body, de-chunked, complete.
+    ///
+    /// # Panics
+    /// In an async handler, before the body was read with
+    /// [`Request::read_body`] (the body may still be arriving), or after it
+    /// was taken by [`Request::body_stream`] or [`Request::body_bytes`]: a
+    /// mistake that would otherwise read as an empty body.
     pub fn body(&self) -> &[u8] {
-        self.parts().3
+        match self.body {
+            BodyState::Read => self.parts().3,
+            BodyState::Whole | BodyState::Streaming(_) => panic!(
+                "Request::body() in an async handler before the body was read: \
+                 use `req.read_body().await?` (then `req.body()`), `req.body_bytes().await?` \
+                 or `req.body_stream()`"
+            ),
+            BodyState::Taken => {
+                panic!("Request::body() after the body was taken by body_stream() or body_bytes()")
+            }
+        }
+    }
+
+    /// Reads the whole body into the request (once; bounded by
+    /// `limits.max_body`) and returns it; `body()` returns it from then on.
+    /// In an async handler, the first call sends `100 Continue` to a client
+    /// that asked for it.
+    pub async fn read_body(&mut self) -> Result<&[u8], BodyError> {
+        match std::mem::replace(&mut self.body, BodyState::Read) {
+            BodyState::Read | BodyState::Whole => {}
+            BodyState::Taken => {
+                self.body = BodyState::Taken;
+                return Err(BodyError::Taken);
+            }
+            BodyState::Streaming(reader) => {
+                let mut stream = RequestBody::streaming(reader);
+                while let Some(chunk) = stream.chunk().await {
+                    let chunk = match chunk {
+                        Ok(chunk) => chunk,
+                        Err(e) => {
+                            self.body = BodyState::Taken;
+                            return Err(e);
+                        }
+                    };
+                    if let View::Owned(o) = &mut self.view {
+                        o.body.extend_from_slice(&chunk);
+                    }
+                }
+            }
+        }
+        Ok(self.parts().3)
+    }
+
+    /// Takes the whole body (bounded by `limits.max_body`). Later calls,
+    /// and `body()`, find it taken.
+    pub async fn body_bytes(&mut self) -> Result<Bytes, BodyError> {
+        self.body_stream().bytes().await
+    }
+
+    /// Takes the body as a stream of chunks that yields as bytes arrive; the
+    /// connection reads no further ahead than the stream is pulled.
+    pub fn body_stream(&mut self) -> RequestBody {
+        match std::mem::replace(&mut self.body, BodyState::Taken) {
+            BodyState::Streaming(reader) => RequestBody::streaming(reader),
+            BodyState::Taken => RequestBody::failed(BodyError::Taken),
+            BodyState::Read | BodyState::Whole => match &mut self.view {
+                View::Owned(o) => RequestBody::whole(Bytes::from(std::mem::take(&mut o.body))),
+                _ => RequestBody::whole(Bytes::copy_from_slice(self.parts().3)),
+            },
+        }
+    }
+
+    /// The client's address: the TCP peer of the connection (a proxy in
+    /// front of the server, if there is one).
+    pub fn client_addr(&self) -> SocketAddr {
+        self.client
     }
 
     /// The index of the worker (core) running this handler.

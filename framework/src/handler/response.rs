@@ -5,6 +5,9 @@
 //! allocate). The encoder in [`crate::http::encode`] turns it into bytes in the
 //! connection's write buffer.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::StatusCode;
@@ -57,6 +60,25 @@ impl Body {
         })
     }
 
+    /// A body sent chunked as `stream` yields, ending at its first error:
+    /// the response is then cut off (no last chunk, the connection closes),
+    /// so the client sees it broken rather than short. A request body
+    /// streamed back or to an upstream, an upstream's body.
+    pub fn from_try_stream<S, E>(stream: S) -> Body
+    where
+        S: futures_core::Stream<Item = Result<Bytes, E>> + 'static,
+    {
+        let aborted = Rc::new(Cell::new(false));
+        Body::Async(AsyncBody {
+            stream: Box::pin(UntilError {
+                stream: Box::pin(stream),
+                aborted: aborted.clone(),
+            }),
+            len: None,
+            aborted: Some(aborted),
+        })
+    }
+
     /// A body of exactly `len` bytes from `stream`, sent with a
     /// Content-Length. If the stream ends short, the connection is closed
     /// rather than the length broken; bytes past `len` are dropped.
@@ -68,6 +90,44 @@ impl Body {
             stream: Box::pin(stream),
             len: Some(len),
             aborted: None,
+        })
+    }
+}
+
+/// A request body as a response body: its chunks as they arrive, cut off
+/// if it fails ([`Body::from_try_stream`]).
+impl From<crate::handler::RequestBody> for Body {
+    fn from(body: crate::handler::RequestBody) -> Body {
+        Body::from_try_stream(body)
+    }
+}
+
+/// The items of a fallible stream until its first error, which it records.
+struct UntilError<S> {
+    stream: std::pin::Pin<Box<S>>,
+    aborted: Rc<Cell<bool>>,
+}
+
+impl<S, E> futures_core::Stream for UntilError<S>
+where
+    S: futures_core::Stream<Item = Result<Bytes, E>>,
+{
+    type Item = Bytes;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Bytes>> {
+        if self.aborted.get() {
+            return std::task::Poll::Ready(None);
+        }
+        self.stream.as_mut().poll_next(cx).map(|item| match item {
+            Some(Ok(chunk)) => Some(chunk),
+            Some(Err(_)) => {
+                self.aborted.set(true);
+                None
+            }
+            None => None,
         })
     }
 }

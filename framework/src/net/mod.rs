@@ -6,6 +6,7 @@
 //! The first listener binds the configured address; when its port is 0 the
 //! others bind the port the kernel chose for it, so every core serves one port.
 
+pub(crate) mod sockaddr;
 mod stream;
 
 pub use stream::{TcpListener, TcpStream};

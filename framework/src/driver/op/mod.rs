@@ -27,7 +27,7 @@ mod socket_io;
 mod splice;
 mod statx;
 
-pub(crate) use accept::AcceptMulti;
+pub(crate) use accept::AcceptDirect;
 pub(crate) use cancel::Cancel;
 pub(crate) use close::Close;
 pub(crate) use eventfd::EventfdRead;
@@ -73,8 +73,8 @@ const fn probe<T: RingOp>() -> (u8, &'static str) {
 }
 
 /// Every opcode the event loop submits, from the op types themselves.
-pub(crate) const PROBED: [(u8, &str); 16] = [
-    probe::<AcceptMulti>(),
+pub(crate) const PROBED: [(u8, &str); 15] = [
+    probe::<AcceptDirect>(),
     probe::<RecvMulti>(),
     probe::<Send<Vec<u8>>>(),
     probe::<SplicePair>(),
@@ -88,6 +88,5 @@ pub(crate) const PROBED: [(u8, &str); 16] = [
     probe::<WriteAt>(),
     probe::<Fsync>(),
     probe::<Connect>(),
-    probe::<AcceptOne>(),
     probe::<RecvInto>(),
 ];

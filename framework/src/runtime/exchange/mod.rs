@@ -19,6 +19,7 @@
 //! reading: requests that are complete are still answered, the partial one
 //! behind them is dropped, and the connection closes once all is sent.
 
+mod feed;
 mod respond;
 pub(crate) mod stream;
 #[cfg(test)]
@@ -27,12 +28,13 @@ mod tests;
 use std::time::Duration;
 
 use crate::app::App;
-use crate::conn::{BufPool, ChunkedProgress, Conn, HeadScan, Waiting};
+use crate::conn::{BodyProgress, BufPool, ChunkedProgress, Conn, FeedFraming, HeadScan, Waiting};
+use crate::handler::{BodyError, HandlerKind};
 use crate::http::body::{ChunkedDecoder, DecodeStatus};
 use crate::http::date::DateCache;
 use crate::http::encode;
 use crate::http::head::{parse_head, BodyKind, Limits, ParseError, ParseStatus, RequestHead};
-use crate::router::Params;
+use crate::router::{Lookup, Params};
 use crate::runtime::timer::{Clock, Deadline, Millis};
 
 /// Stop serving pipelined requests once this much output waits for the
@@ -92,7 +94,7 @@ pub(crate) struct Exchange {
     pub(crate) owner: (u32, u32),
     head: RequestHead,
     params: Params,
-    spare_chunked: Option<Box<ChunkedProgress>>,
+    spare_chunked: Option<Box<BodyProgress>>,
 }
 
 impl Exchange {
@@ -124,13 +126,13 @@ impl Exchange {
     /// Bytes arrived on `conn` at `now`: serve every complete request, keep
     /// the rest, set the read deadline that now applies.
     pub(crate) fn receive(&mut self, conn: &mut Conn, data: &[u8], now: Millis) {
-        if !conn.is_open() {
+        if !conn.takes_input() {
             return; // the last response is queued: what follows is discarded
         }
         let (consumed, stop) = if conn.http.inbuf.is_empty() {
             // The common case: parse straight from the provided buffer.
             let (used, stop) = self.serve(conn, data);
-            if used < data.len() && conn.is_open() {
+            if used < data.len() && conn.takes_input() {
                 self.pool.ensure(&mut conn.http.inbuf);
                 conn.http.inbuf.extend_from_slice(&data[used..]);
             }
@@ -146,9 +148,9 @@ impl Exchange {
     /// Our output drained, or a pending answer finished: serve the requests
     /// held back.
     pub(crate) fn resume(&mut self, conn: &mut Conn, now: Millis) {
+        let feeding = conn.http.is_feeding();
         if conn.http.waiting != Waiting::Held
-            || !conn.is_open()
-            || conn.http.must_hold(OUT_HIGH_WATER)
+            || (!feeding && (!conn.is_open() || conn.http.must_hold(OUT_HIGH_WATER)))
         {
             // Nothing held to serve; but an answer that was pending may have
             // been what an EOF was waiting for.
@@ -161,6 +163,7 @@ impl Exchange {
     /// The peer will send nothing more (read EOF).
     pub(crate) fn peer_closed(&mut self, conn: &mut Conn) {
         conn.http.peer_eof = true;
+        self.fail_feed(conn, BodyError::Incomplete);
         self.end_if_eof(conn);
     }
 
@@ -173,7 +176,7 @@ impl Exchange {
 
     /// Forgets a chunked body in progress (connection failing or closing).
     pub(crate) fn drop_chunked(&mut self, conn: &mut Conn) {
-        if let Some(p) = conn.http.chunked.take() {
+        if let Some(p) = conn.http.take_collecting() {
             self.recycle_chunked(p);
         }
     }
@@ -183,11 +186,7 @@ impl Exchange {
         let input = std::mem::take(&mut conn.http.inbuf);
         let (used, stop) = self.serve(conn, &input);
         conn.http.inbuf = input;
-        if conn.is_open() {
-            conn.http.inbuf.drain(..used);
-        } else {
-            conn.http.inbuf.clear();
-        }
+        conn.http.inbuf.drain(..used); // all of it once the connection is not open
         (used, stop)
     }
 
@@ -196,6 +195,16 @@ impl Exchange {
     fn serve(&mut self, conn: &mut Conn, input: &[u8]) -> (usize, Stop) {
         let mut pos = 0;
         while pos < input.len() {
+            if conn.http.is_feeding() {
+                // The front of the input is a body streaming to its handler.
+                let (used, fed) = self.feed(conn, &input[pos..]);
+                pos += used;
+                match fed {
+                    feed::Fed::Done => continue,
+                    feed::Fed::NeedMore | feed::Fed::Full => return (pos, self.feed_stop(conn)),
+                    feed::Fed::Ended => return (input.len(), Stop::Done),
+                }
+            }
             if !conn.is_open() {
                 return (input.len(), Stop::Done);
             }
@@ -226,7 +235,7 @@ impl Exchange {
                 }
             }
         }
-        (pos, Stop::Done)
+        (pos, self.feed_stop(conn))
     }
 
     /// After serving: drop decoded chunk framing, set `waiting` and the read
@@ -312,8 +321,17 @@ impl Exchange {
         }
         let head_len = self.head.head_len;
         let rest = &input[head_len..];
-        match self.head.body {
+        let body_kind = self.head.body;
+        match body_kind {
             BodyKind::None => Ok(self.respond_then(conn, &input[..head_len], &[], head_len)),
+            BodyKind::Length(n) if rest.len() < n as usize && self.routes_to_async(input) => {
+                if self.refused_before_body(conn, &input[..head_len]) {
+                    return Ok(Step::Served(input.len()));
+                }
+                let left = n - rest.len() as u64;
+                let framing = FeedFraming::Length(left);
+                Ok(self.stream_to_handler(conn, &input[..head_len], rest, framing, input.len()))
+            }
             BodyKind::Length(n) => {
                 let n = n as usize; // <= limits.max_body, checked by the parser
                 if rest.len() < n {
@@ -326,40 +344,56 @@ impl Exchange {
                 Ok(self.respond_then(conn, &input[..head_len], &rest[..n], head_len + n))
             }
             BodyKind::Chunked => {
-                let mut progress = match conn.http.chunked.take() {
+                let mut boxed = match conn.http.take_collecting() {
                     Some(p) => p,
                     None => self.new_chunked(head_len),
                 };
+                let progress = boxed.collecting();
                 let status = progress
                     .decoder
                     .decode(&rest[progress.raw_used..], &mut progress.body);
                 match status {
                     Err(e) => {
-                        self.recycle_chunked(progress);
+                        self.recycle_chunked(boxed);
                         Err(e)
                     }
                     Ok(DecodeStatus::NeedMore { consumed }) => {
                         progress.raw_used += consumed;
                         if self.refused_before_body(conn, &input[..head_len]) {
-                            self.recycle_chunked(progress);
+                            self.recycle_chunked(boxed);
                             return Ok(Step::Served(input.len()));
                         }
-                        conn.http.chunked = Some(progress);
+                        if self.routes_to_async(input) {
+                            // Its handler takes the body as it arrives.
+                            let progress = boxed.collecting();
+                            let framing = FeedFraming::Chunked(progress.decoder.clone());
+                            let first = std::mem::take(&mut progress.body);
+                            let used = head_len + progress.raw_used;
+                            self.recycle_chunked(boxed);
+                            let head_bytes = &input[..head_len];
+                            let step =
+                                self.stream_to_handler(conn, head_bytes, &first, framing, used);
+                            return Ok(step);
+                        }
+                        conn.http.body = Some(boxed);
                         self.continue_if_expected(conn);
                         Ok(Step::NeedBody)
                     }
                     Ok(DecodeStatus::Complete { consumed }) => {
                         progress.raw_used += consumed;
                         let used = head_len + progress.raw_used;
-                        match self.respond(conn, &input[..head_len], &progress.body) {
+                        let body = std::mem::take(&mut progress.body);
+                        let answer = self.respond(conn, &input[..head_len], &body, None);
+                        boxed.collecting().body = body;
+                        match answer {
                             Some(pending) => {
                                 // Kept, complete, for the rerun.
                                 conn.http.pending = Some(pending);
-                                conn.http.chunked = Some(progress);
+                                conn.http.body = Some(boxed);
                                 Ok(Step::Deferred)
                             }
                             None => {
-                                self.recycle_chunked(progress);
+                                self.recycle_chunked(boxed);
                                 Ok(Step::Served(used))
                             }
                         }
@@ -376,13 +410,27 @@ impl Exchange {
         body: &[u8],
         used: usize,
     ) -> Step {
-        match self.respond(conn, head_bytes, body) {
+        match self.respond(conn, head_bytes, body, None) {
             Some(pending) => {
                 conn.http.pending = Some(pending);
                 Step::Deferred
             }
             None => Step::Served(used),
         }
+    }
+
+    /// Whether the request in `self.head` (its head at the start of
+    /// `input`) goes to an async handler, which takes its body as it arrives.
+    fn routes_to_async(&mut self, input: &[u8]) -> bool {
+        let head = &self.head;
+        let path = match head.path.get(input) {
+            b"" => b"/",
+            path => path,
+        };
+        matches!(
+            self.app.router.lookup(&head.method, path, &mut self.params),
+            Lookup::Found(h) if matches!(h.0, HandlerKind::Async(_))
+        )
     }
 
     /// A request that expects `100 Continue` but that no route takes is
@@ -401,25 +449,26 @@ impl Exchange {
         }
     }
 
-    fn new_chunked(&mut self, head_len: usize) -> Box<ChunkedProgress> {
-        let mut p = self.spare_chunked.take().unwrap_or_else(|| {
-            Box::new(ChunkedProgress {
+    fn new_chunked(&mut self, head_len: usize) -> Box<BodyProgress> {
+        let mut boxed = self.spare_chunked.take().unwrap_or_else(|| {
+            Box::new(BodyProgress::Collecting(ChunkedProgress {
                 decoder: ChunkedDecoder::new(self.limits.max_body),
                 body: Vec::new(),
                 raw_used: 0,
                 head_len: 0,
-            })
+            }))
         });
-        p.head_len = head_len;
-        p
+        boxed.collecting().head_len = head_len;
+        boxed
     }
 
-    fn recycle_chunked(&mut self, mut progress: Box<ChunkedProgress>) {
+    fn recycle_chunked(&mut self, mut boxed: Box<BodyProgress>) {
+        let progress = boxed.collecting();
         progress.decoder.reset();
         progress.body.clear();
         progress.raw_used = 0;
         if progress.body.capacity() <= 64 * 1024 {
-            self.spare_chunked = Some(progress);
+            self.spare_chunked = Some(boxed);
         }
     }
 
@@ -428,7 +477,7 @@ impl Exchange {
     /// body costs its decoded size, not its raw size twice.
     fn compact_chunked(&mut self, conn: &mut Conn) {
         let http = &mut conn.http;
-        let Some(p) = http.chunked.as_mut() else {
+        let Some(BodyProgress::Collecting(p)) = http.body.as_deref_mut() else {
             return;
         };
         if p.raw_used > 0 && http.inbuf.len() >= p.head_len + p.raw_used {

@@ -16,7 +16,9 @@ use crate::runtime::executor::panic_message;
 use super::stream::{Framing, StreamOut};
 use super::Exchange;
 use crate::conn::{Conn, Outgoing};
-use crate::handler::{AsyncBody, Body, Deferred, Part, Pending, Reply, Request, Response};
+use crate::handler::{
+    AsyncBody, Body, Deferred, HandlerKind, Part, Pending, PipeReader, Reply, Request, Response,
+};
 use crate::http::encode::{self, BodyLength, ResponseHeadParams};
 use crate::http::head::Version;
 use crate::router::Lookup;
@@ -25,13 +27,16 @@ use crate::runtime::timer::Millis;
 
 impl Exchange {
     /// Routes, runs the handler and encodes its response for the request in
-    /// `self.head` (whose spans point into `head_bytes`). Returns the answer
-    /// when the handler could not give it yet: nothing was written.
+    /// `self.head` (whose spans point into `head_bytes`). `streaming`: the
+    /// body is still arriving, through this pipe (async handlers only).
+    /// Returns the answer when the handler could not give it yet: nothing
+    /// was written.
     pub(super) fn respond(
         &mut self,
         conn: &mut Conn,
         head_bytes: &[u8],
         body: &[u8],
+        streaming: Option<PipeReader>,
     ) -> Option<Pending> {
         let head = &self.head;
         let mut close = !head.keep_alive || self.draining;
@@ -47,11 +52,14 @@ impl Exchange {
         } else {
             match self.app.router.lookup(&head.method, path, &mut self.params) {
                 Lookup::Found(handler) => {
-                    let params = &self.params;
-                    let call = || {
-                        Request::with_borrowed(head_bytes, head, params, body, self.core, |req| {
-                            handler(req)
-                        })
+                    let (params, at) = (&self.params, (self.core, conn.peer.get()));
+                    let call = || match &handler.0 {
+                        HandlerKind::Sync(f) => {
+                            Request::with_borrowed(head_bytes, head, params, body, at, f)
+                        }
+                        HandlerKind::Async(f) => f(Request::owned(
+                            head_bytes, head, params, body, at, streaming,
+                        )),
                     };
                     match catch_unwind(AssertUnwindSafe(call)) {
                         Ok(response) => response,
@@ -163,14 +171,15 @@ impl Exchange {
         if self.access_log {
             info!(target: "access", core = self.core, "(async) {}", response.status.as_u16());
         }
-        deferred.close |= self.draining;
+        deferred.close |= self.draining || !conn.is_open();
         conn.http.pending = None;
         self.encode(conn, response, deferred);
         self.resume(conn, now);
     }
 
     /// Encodes `response` into the connection's output.
-    fn encode(&mut self, conn: &mut Conn, response: Response, d: Deferred) {
+    fn encode(&mut self, conn: &mut Conn, response: Response, mut d: Deferred) {
+        d.close |= self.feed_before_response(conn);
         self.pool.ensure(&mut conn.http.out);
         let later = write_response(
             &mut conn.http.out,

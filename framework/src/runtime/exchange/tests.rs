@@ -148,7 +148,7 @@ fn requests_split_at_every_boundary_give_the_same_answer() {
                 Some(&whole_final),
                 "split at {split}"
             );
-            assert!(c.http.inbuf.is_empty() && c.http.chunked.is_none());
+            assert!(c.http.inbuf.is_empty() && c.http.body.is_none());
         }
         let (mut ex, mut c) = (exchange(), conn());
         for b in req.iter() {
@@ -293,7 +293,7 @@ fn eof_answers_every_complete_request_then_closes() {
     let req = post_cl(b"abcdef");
     ex.receive(&mut c, &req[..req.len() - 3], 0);
     ex.peer_closed(&mut c);
-    assert!(c.http.out.is_empty() && c.http.inbuf.is_empty() && c.http.chunked.is_none());
+    assert!(c.http.out.is_empty() && c.http.inbuf.is_empty() && c.http.body.is_none());
     assert_eq!(c.phase, Phase::CloseAfterFlush);
 }
 
@@ -400,7 +400,10 @@ fn a_chunked_body_keeps_only_its_decoded_bytes() {
         ex.receive(&mut c, p, 0);
         fed += p.len();
         if fed < req.len() {
-            let head_len = c.http.chunked.as_ref().map_or(0, |p| p.head_len);
+            let head_len = match c.http.body.as_deref() {
+                Some(crate::conn::BodyProgress::Collecting(p)) => p.head_len,
+                _ => 0,
+            };
             assert!(
                 c.http.inbuf.len() <= head_len + 512,
                 "raw bytes kept: {}",

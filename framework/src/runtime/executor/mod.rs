@@ -76,7 +76,9 @@ pub(crate) struct Core {
     /// The task being polled, if any.
     current: Cell<Option<TaskId>>,
     pub(crate) answers: RefCell<Vec<Answer>>,
-    /// Connections (slot, generation) whose streaming body has bytes ready.
+    /// Connections (slot, generation) whose streaming body moved: a
+    /// response body has bytes ready, or a request body's handler took
+    /// bytes, asked for the body or dropped it.
     pub(crate) streams_ready: RefCell<Vec<(u32, u32)>>,
     /// Every timer of the core: connection deadlines and task sleeps.
     pub(crate) timers: RefCell<Timers>,
@@ -109,6 +111,19 @@ pub(crate) fn with_core<R>(what: &str, f: impl FnOnce(&Rc<Core>) -> R) -> R {
 /// The current core, if this is a worker thread.
 pub(crate) fn try_core() -> Option<Rc<Core>> {
     CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Tells this thread's worker that a connection's streaming body (either
+/// direction) moved. A no-op off a worker thread and while the thread ends
+/// (a body dropped by a thread-local's destructor).
+pub(crate) fn stream_moved(owner: (u32, u32)) {
+    let _ = CURRENT.try_with(|c| {
+        if let Ok(c) = c.try_borrow() {
+            if let Some(core) = &*c {
+                core.streams_ready.borrow_mut().push(owner);
+            }
+        }
+    });
 }
 
 /// Wakes `id` if it belongs to this thread's core; false if it does not.

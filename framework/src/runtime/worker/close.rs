@@ -5,7 +5,7 @@
 
 use tracing::debug;
 
-use super::{Accept, Worker};
+use super::Worker;
 use crate::conn::{Output, Phase, Receive};
 use crate::driver::op::{Close, Shutdown};
 use crate::driver::token::{Op, Token};
@@ -20,6 +20,9 @@ impl Worker {
     pub(super) fn finish_close(&mut self, slot: u32) {
         let linger = Clock::deadline(self.now, self.config.timeouts.linger());
         let conn = &mut self.conns[slot as usize];
+        // The last response is out: a request body still streaming (to a
+        // task that outlived its handler) ends here.
+        conn.http.take_feed();
         if matches!(conn.receive, Receive::Ended) || !matches!(conn.phase, Phase::CloseAfterFlush) {
             return self.begin_close(slot);
         }
@@ -93,6 +96,7 @@ impl Worker {
         if conn.http.file_op_in_flight() {
             targets[2] = Some(Op::FileOpen);
         }
+        conn.http.take_feed(); // a handler still reading its body sees it end
         if let Some(Pending::Task(task, _)) = conn.http.pending.take() {
             self.core.cancel(task); // the handler's future is dropped
         }
@@ -138,9 +142,6 @@ impl Worker {
         conn.http.inbuf.clear();
         conn.http.out.clear();
         conn.http.release_buffers(&mut self.ex.pool);
-        self.move_accept(|a| match a {
-            Accept::Starved(op) => Accept::Off(op),
-            other => other,
-        });
+        self.accept.room_again();
     }
 }

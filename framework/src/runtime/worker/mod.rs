@@ -9,6 +9,7 @@
 //! pending answer) and `close.rs` (linger, cancel, close); the bytes in
 //! between are the exchange's ([`super::exchange`]).
 
+mod accept;
 mod close;
 mod files;
 mod output;
@@ -26,21 +27,19 @@ use tracing::{debug, warn};
 use crate::config::Config;
 use crate::conn::{Conn, Phase, Waiting, NEVER};
 use crate::driver::buf_ring::BufRing;
-use crate::driver::op::{AcceptMulti, Cancel, EventfdRead, Pipe};
-use crate::driver::token::{Op, Token, GENERATION_MASK};
+use crate::driver::op::{Cancel, EventfdRead, Pipe};
+use crate::driver::token::{Op, Token};
 use crate::driver::{Completion, Ring};
 use crate::error::{Error, Result};
-use crate::handler::Pending;
+use crate::handler::{BodyError, Pending};
 use crate::runtime::exchange::Exchange;
 use crate::runtime::executor::{Answer, Core};
-use crate::runtime::timer::{Clock, Millis, SWEEP, TASK_TIMER};
+use crate::runtime::timer::{Millis, SWEEP, TASK_TIMER};
 
 /// The provided buffer group every recv of this core draws from.
 const BUF_GROUP: u16 = 0;
 /// If the drain has not finished this long after its deadline, stop anyway.
 const DRAIN_GRACE: Duration = Duration::from_secs(1);
-/// Descriptor-table slots beyond max_connections (see `Worker::new`).
-const ACCEPT_SPARE: u32 = 64;
 /// The longest the loop sleeps without a timer due (drain checks, Date).
 const MAX_WAIT: Duration = Duration::from_secs(1);
 
@@ -74,29 +73,18 @@ pub(crate) fn remote_eventfd() -> std::io::Result<(OwnedFd, OwnedFd)> {
     Ok((fd, dup))
 }
 
-/// The core's listener and its multishot accept.
-enum Accept {
-    /// Multishot accept in flight.
-    Armed(AcceptMulti),
-    /// Not in flight; armed again at the next flush.
-    Off(AcceptMulti),
-    /// The descriptor table was full; armed again when a connection closes.
-    Starved(AcceptMulti),
-    /// Draining: cancelled; the listener closes with its final CQE.
-    Cancelling(AcceptMulti),
-    /// Listener closed.
-    Closed,
-}
-
 /// A core's event loop state. Field order matters for drop: the ring goes
 /// before the buffer ring, the listener and the ops whose memory it names.
 pub(crate) struct Worker {
     ring: Ring,
     bufs: BufRing,
     conns: Slab<Conn>,
+    /// Connections this core holds at most: `server.max_connections`, or
+    /// fewer if RLIMIT_NOFILE limits the descriptor table.
+    conn_cap: usize,
     ex: Exchange,
     config: Arc<Config>,
-    accept: Accept,
+    accept: accept::Acceptor,
     /// The shutdown notice's read; in flight for the worker's whole life.
     wake: EventfdRead,
     /// The read of the eventfd other threads wake tasks through; re-armed
@@ -143,12 +131,17 @@ impl Worker {
         let cfg = setup.config;
         let sqpoll = cfg.ring.sqpoll.then_some(cfg.ring.sqpoll_idle_ms);
         let ring = Ring::new(cfg.ring.entries, sqpoll)?;
+        // One direct descriptor per connection. The kernel refuses a table
+        // over RLIMIT_NOFILE: the cap is then the table (an accept into a
+        // full table would take the connection off the queue and drop it).
         let max_conns = cfg.server.max_connections as u32;
-        // Accept stops at max_connections (see `flush`), but a connection or
-        // two may arrive before the cancel lands: spare slots serve those
-        // rather than let the kernel reset them (an accept into a full
-        // table takes the connection off the queue and drops it).
-        let table = (max_conns + ACCEPT_SPARE).min(open_file_limit());
+        let table = max_conns.min(open_file_limit()).max(1);
+        if table < max_conns {
+            warn!(
+                core = setup.index,
+                "server.max_connections = {max_conns}, but RLIMIT_NOFILE allows {table} per worker: capped"
+            );
+        }
         ring.submitter()
             .register_files_sparse(table)
             .map_err(|e| Error::Ring(crate::driver::SetupError::from_io(e)))?;
@@ -163,10 +156,11 @@ impl Worker {
         let mut worker = Worker {
             ring,
             bufs,
-            conns: Slab::with_capacity(1024.min(max_conns as usize)),
+            conns: Slab::with_capacity(1024.min(table as usize)),
+            conn_cap: table as usize,
             ex,
             config: cfg,
-            accept: Accept::Off(AcceptMulti::new(setup.listener)),
+            accept: accept::Acceptor::new(setup.listener),
             wake: EventfdRead::new(setup.wake),
             remote: EventfdRead::new(remote_fd),
             core,
@@ -233,7 +227,7 @@ impl Worker {
             if self.finished() {
                 return Ok(());
             }
-            let wait = if self.core.has_ready() {
+            let wait = if self.core.has_ready() || !self.core.streams_ready.borrow().is_empty() {
                 Duration::ZERO
             } else {
                 self.wait_time()
@@ -258,7 +252,12 @@ impl Worker {
     /// [`MAX_WAIT`].
     fn wait_time(&self) -> Duration {
         let now = self.core.clock.now();
-        match self.core.timers.borrow().next() {
+        let next = self.core.timers.borrow().next();
+        let next = match (next, self.accept.paused_until) {
+            (Some(t), Some(p)) => Some(t.min(p)),
+            (t, p) => t.or(p),
+        };
+        match next {
             Some(at) if at <= now => Duration::from_millis(1).min(MAX_WAIT),
             Some(at) => Duration::from_millis(at - now).min(MAX_WAIT),
             None => MAX_WAIT,
@@ -269,7 +268,7 @@ impl Worker {
         if !self.draining {
             return false;
         }
-        if self.conns.is_empty() && matches!(self.accept, Accept::Closed) {
+        if self.conns.is_empty() && self.accept.closed() {
             return true;
         }
         match self.drain_deadline {
@@ -345,26 +344,9 @@ impl Worker {
         self.rearm = rearm;
         self.push_task_sqes();
         self.bufs.publish();
-        let below_cap = self.conns.len() < self.config.server.max_connections;
-        if !self.draining && below_cap && matches!(self.accept, Accept::Off(_)) {
-            let mut entry = None;
-            self.move_accept(|a| match a {
-                Accept::Off(op) => {
-                    entry = Some(op.entry(Token::worker(Op::Accept).encode()));
-                    Accept::Armed(op)
-                }
-                other => other,
-            });
-            if let Some(entry) = entry {
-                self.push(entry);
-            }
+        if !self.draining {
+            self.arm_accepts();
         }
-    }
-
-    /// Moves the accept state on (the op moves between variants).
-    fn move_accept(&mut self, f: impl FnOnce(Accept) -> Accept) {
-        let state = std::mem::replace(&mut self.accept, Accept::Closed);
-        self.accept = f(state);
     }
 
     // ---- completions -------------------------------------------------------
@@ -374,7 +356,7 @@ impl Worker {
             return;
         };
         match token.op {
-            Op::Accept => return self.on_accept(c),
+            Op::Accept => return self.on_accept(token.slot, c),
             Op::Wake => return self.on_wake(c),
             Op::Remote => return self.on_remote(),
             Op::Task => {
@@ -414,56 +396,6 @@ impl Worker {
         self.arm_timer(slot);
     }
 
-    fn on_accept(&mut self, c: Completion) {
-        if !c.more() {
-            self.move_accept(|a| match a {
-                Accept::Armed(op) => Accept::Off(op),
-                Accept::Cancelling(_) => Accept::Closed, // the listener closes here
-                other => other,
-            });
-        }
-        if c.result < 0 {
-            match -c.result {
-                libc::ECANCELED => {}
-                libc::ENFILE | libc::EMFILE => {
-                    warn!(
-                        core = self.ex.core,
-                        "connection table full ({} per worker): new connections wait",
-                        self.config.server.max_connections
-                    );
-                    self.move_accept(|a| match a {
-                        Accept::Off(op) => Accept::Starved(op),
-                        other => other,
-                    });
-                }
-                e => debug!(
-                    core = self.ex.core,
-                    "accept failed: {}",
-                    std::io::Error::from_raw_os_error(e)
-                ),
-            }
-            return;
-        }
-        let fd = c.result as u32;
-        let generation = self.next_generation;
-        self.next_generation = (self.next_generation + 1) & GENERATION_MASK;
-        let deadline = Clock::deadline(self.now, self.config.timeouts.header());
-        let slot = self.conns.insert(Conn::new(fd, generation, deadline)) as u32;
-        if self.draining {
-            self.begin_close(slot);
-        } else {
-            self.arm_recv(slot);
-            self.arm_timer(slot);
-        }
-        if self.conns.len() >= self.config.server.max_connections
-            && matches!(self.accept, Accept::Armed(_))
-        {
-            // At the cap: new connections wait in the listen backlog until
-            // one closes (`flush` arms accept again below the cap).
-            self.cancel(Token::worker(Op::Accept));
-        }
-    }
-
     /// Other threads woke tasks of this core.
     fn on_remote(&mut self) {
         self.core.take_remote_wakes(&mut self.remote_wakes);
@@ -476,21 +408,25 @@ impl Worker {
     /// Polls the ready tasks, then hands the handler tasks' answers to their
     /// connections.
     fn run_tasks(&mut self) {
-        if !self.core.has_ready() {
-            return;
+        if self.core.has_ready() {
+            self.core.run_ready();
         }
-        self.core.run_ready();
-        // Streaming bodies with bytes ready: their connections send them.
+        // Streaming bodies that moved: response bytes ready to send, or a
+        // request body's handler that took bytes, asked for it or left it.
         let mut ready = std::mem::take(&mut self.streams_ready);
         std::mem::swap(&mut ready, &mut *self.core.streams_ready.borrow_mut());
         for (slot, generation) in ready.drain(..) {
-            if self
-                .conns
-                .get(slot as usize)
-                .is_some_and(|c| c.generation == generation)
-            {
-                self.settle(slot);
+            let Some(conn) = self.conns.get_mut(slot as usize) else {
+                continue;
+            };
+            if conn.generation != generation || matches!(conn.phase, Phase::Closing { .. }) {
+                continue;
             }
+            self.ex.owner = (slot, generation);
+            self.ex.body_moved(conn, self.now);
+            self.settle(slot);
+            self.want_reading(slot);
+            self.arm_timer(slot);
         }
         self.streams_ready = ready;
         std::mem::swap(&mut self.answers, &mut *self.core.answers.borrow_mut());
@@ -535,13 +471,7 @@ impl Worker {
         self.draining = true;
         self.ex.draining = true;
         self.drain_deadline = Some(Instant::now() + self.config.timeouts.drain());
-        if matches!(self.accept, Accept::Armed(_)) {
-            self.cancel(Token::worker(Op::Accept));
-        }
-        self.move_accept(|a| match a {
-            Accept::Armed(op) | Accept::Cancelling(op) => Accept::Cancelling(op),
-            Accept::Off(_) | Accept::Starved(_) | Accept::Closed => Accept::Closed,
-        });
+        self.stop_accepting();
         let idle: Vec<u32> = self
             .conns
             .iter()
@@ -633,6 +563,14 @@ impl Worker {
         );
         let send_stalled = !conn.output.is_idle() && conn.send_deadline.get(now) <= now;
         let reading = matches!(conn.http.waiting, Waiting::Head | Waiting::Body);
+        if !send_stalled && reading && self.ex.fail_feed(conn, BodyError::TimedOut) {
+            // A body streaming to its handler stopped arriving: the handler
+            // learns it (and answers); the connection closes after that.
+            self.ex.drop_input(conn);
+            conn.http.waiting = Waiting::Idle;
+            conn.end_after_flush();
+            return self.queue(slot);
+        }
         if send_stalled || !reading || !conn.is_open() {
             // Keep-alive, linger or send timeout: nothing to answer.
             return self.begin_close(slot);

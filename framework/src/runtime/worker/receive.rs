@@ -53,7 +53,7 @@ impl Worker {
             }
             n => {
                 if let Some(bid) = c.buffer_id() {
-                    if conn.is_open() {
+                    if conn.takes_input() {
                         let data = self.bufs.filled(bid, n as usize);
                         self.ex.owner = (slot, conn.generation);
                         self.ex.receive(conn, data, self.now);
@@ -73,7 +73,7 @@ impl Worker {
     /// then: a request still arriving is always read to its end.
     pub(super) fn want_reading(&mut self, slot: u32) {
         let conn = &mut self.conns[slot as usize];
-        let hold = conn.is_open()
+        let hold = conn.takes_input()
             && conn.http.waiting == Waiting::Held
             && conn.http.inbuf.len() > IN_HIGH_WATER;
         match (conn.receive, hold) {
