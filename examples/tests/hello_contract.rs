@@ -535,15 +535,29 @@ fn proxy_keeps_no_descriptor_after_10000_requests_timeouts_and_aborts() {
             "1",
             "--workers",
             "1",
+            "--stats",
+            "/__stats",
         ],
     );
     let addr = proxy.addr;
     let pid = proxy.child.id();
+    let stats = || {
+        let r = exchange(
+            addr,
+            b"GET /__stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        serde_json::from_str::<serde_json::Value>(body(&r)).unwrap()
+    };
     // Warm-up at the same concurrency, so the upstream pool is as full as
     // it will get.
     assert_eq!(pipelined_load(addr, "/plaintext", 10), 1000);
     std::thread::sleep(Duration::from_millis(300));
     let before = fd_count(pid);
+    let stats_before = stats();
+    assert_eq!(
+        stats_before["recv_buffers_available"], stats_before["recv_buffers"],
+        "{stats_before}"
+    );
 
     assert_eq!(pipelined_load(addr, "/plaintext", 100), 10_000);
     // Upstream timeouts: 504s.
@@ -592,6 +606,20 @@ fn proxy_keeps_no_descriptor_after_10000_requests_timeouts_and_aborts() {
         after <= before,
         "descriptors: {before} before, {after} after"
     );
+    // Nothing left behind on the core: every receive buffer back in the
+    // ring, no task or ring op of the aborted and timed-out requests.
+    let stats_after = stats();
+    for key in [
+        "recv_buffers_available",
+        "connections",
+        "tasks",
+        "task_ops_in_flight",
+    ] {
+        assert_eq!(
+            stats_after[key], stats_before[key],
+            "{key}: before {stats_before}, after {stats_after}"
+        );
+    }
     assert_eq!(
         body(&exchange(
             addr,
@@ -723,4 +751,208 @@ fn proxy_keeps_head_lengths_adds_host_and_survives_upstream_idle_closes() {
         assert!(r.starts_with("HTTP/1.1 200 "), "{r}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An upstream that answers each request with what it received: the head's
+/// lines (lowercased) and the body's length and checksum after de-chunking.
+/// `/early` answers 413 at once without reading the body, and closes.
+fn inspecting_upstream() -> SocketAddr {
+    fn read_until(c: &mut TcpStream, buf: &mut Vec<u8>, pat: &[u8]) -> Option<usize> {
+        let mut chunk = [0u8; 65536];
+        loop {
+            if let Some(p) = buf.windows(pat.len()).position(|w| w == pat) {
+                return Some(p);
+            }
+            match c.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+    fn read_n(c: &mut TcpStream, buf: &mut Vec<u8>, n: usize) -> Option<Vec<u8>> {
+        let mut chunk = [0u8; 65536];
+        while buf.len() < n {
+            match c.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(k) => buf.extend_from_slice(&chunk[..k]),
+            }
+        }
+        Some(buf.drain(..n).collect())
+    }
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { return };
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                loop {
+                    let Some(end) = read_until(&mut c, &mut buf, b"\r\n\r\n") else {
+                        return;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end])
+                        .to_ascii_lowercase()
+                        .replace("\r\n", "\n");
+                    buf.drain(..end + 4);
+                    if head.starts_with("post /early") {
+                        let _ = c.write_all(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 5\r\nConnection: close\r\n\r\nearly");
+                        std::thread::sleep(Duration::from_millis(200));
+                        return;
+                    }
+                    let field = |name: &str| {
+                        head.lines()
+                            .find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::to_string))
+                    };
+                    let mut body = Vec::new();
+                    if field("transfer-encoding").as_deref() == Some("chunked") {
+                        loop {
+                            let Some(eol) = read_until(&mut c, &mut buf, b"\r\n") else {
+                                return;
+                            };
+                            let size = usize::from_str_radix(
+                                std::str::from_utf8(&buf[..eol]).unwrap().trim(),
+                                16,
+                            )
+                            .unwrap();
+                            buf.drain(..eol + 2);
+                            let Some(data) = read_n(&mut c, &mut buf, size + 2) else {
+                                return;
+                            };
+                            body.extend_from_slice(&data[..size]);
+                            if size == 0 {
+                                break;
+                            }
+                        }
+                    } else if let Some(n) = field("content-length") {
+                        let Some(data) = read_n(&mut c, &mut buf, n.parse().unwrap()) else {
+                            return;
+                        };
+                        body = data;
+                    }
+                    let sum: u64 = body.iter().map(|&b| b as u64).sum();
+                    let answer = format!("{head}\nbody {} {sum}\n", body.len());
+                    let _ = c.write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{answer}",
+                            answer.len()
+                        )
+                        .as_bytes(),
+                    );
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn proxy_streams_uploads_adds_x_forwarded_for_and_strips_hop_headers() {
+    let up = inspecting_upstream().to_string();
+    let proxy = start(
+        env!("CARGO_BIN_EXE_proxy"),
+        &["--upstream", &up, "--workers", "1"],
+    );
+    let addr = proxy.addr;
+
+    // The client's address appended to X-Forwarded-For; hop-by-hop gone.
+    let r = exchange(
+        addr,
+        b"GET /h HTTP/1.1\r\nHost: x\r\nConnection: close, foo\r\nFoo: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\nX-Kept: yes\r\n\r\n",
+    );
+    let seen = body(&r);
+    assert!(seen.contains("\nx-forwarded-for: 127.0.0.1\n"), "{seen}");
+    assert!(seen.contains("\nx-kept: yes\n"), "{seen}");
+    for gone in ["\nfoo:", "\nkeep-alive:", "\nte:", "\nconnection: close"] {
+        assert!(!seen.contains(gone), "{gone} forwarded: {seen}");
+    }
+    let r = exchange(
+        addr,
+        b"GET /h HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.0.0.1\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        body(&r).contains("\nx-forwarded-for: 10.0.0.1, 127.0.0.1\n"),
+        "{r}"
+    );
+
+    // Large bodies stream up, trickled: Content-Length kept, chunked
+    // re-chunked, every byte there.
+    let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    let sum: u64 = data.iter().map(|&b| b as u64).sum();
+    for chunked in [false, true] {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut req = if chunked {
+            b"PUT /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                .to_vec()
+        } else {
+            format!(
+                "PUT /up HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                data.len()
+            )
+            .into_bytes()
+        };
+        if chunked {
+            for piece in data.chunks(33_333) {
+                req.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+                req.extend_from_slice(piece);
+                req.extend_from_slice(b"\r\n");
+            }
+            req.extend_from_slice(b"0\r\n\r\n");
+        } else {
+            req.extend_from_slice(&data);
+        }
+        for piece in req.chunks(100_000) {
+            s.write_all(piece).unwrap();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        let r = String::from_utf8_lossy(&out);
+        let seen = body(&r);
+        assert!(
+            seen.contains(&format!("body {} {sum}", data.len())),
+            "chunked {chunked}: {seen}"
+        );
+        if chunked {
+            assert!(seen.contains("\ntransfer-encoding: chunked\n"), "{seen}");
+        } else {
+            assert!(
+                seen.contains(&format!("\ncontent-length: {}\n", data.len())),
+                "{seen}"
+            );
+        }
+    }
+
+    // An upstream that answers before reading the body: its answer is
+    // relayed, the upload stops.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 900000\r\n\r\n")
+        .unwrap();
+    let writer = {
+        let mut w = s.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let chunk = vec![b'x'; 100_000];
+            for _ in 0..9 {
+                if w.write_all(&chunk).is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains("early") {
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let r = String::from_utf8_lossy(&got);
+    assert!(
+        r.starts_with("HTTP/1.1 413 ") && r.ends_with("early"),
+        "{r}"
+    );
+    drop(s);
+    writer.join().unwrap();
 }

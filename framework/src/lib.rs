@@ -92,6 +92,7 @@ pub use handler::{
     IntoResponse, MethodRouter, Request, RequestBody, Response,
 };
 pub use runtime::executor::{spawn_blocking, spawn_local, BlockingHandle, JoinError, JoinHandle};
+pub use runtime::stats::{core_stats, CoreStats};
 pub use runtime::{CoreId, RunningServer, Server};
 
 /// Sets up `tracing` output on stderr: the level comes from `RUST_LOG` if set,

@@ -33,6 +33,9 @@ pub struct BufRing {
     tail: u16,
     published: u16,
     group: u16,
+    /// Buffers the kernel may fill: published, not yet handed back in a CQE.
+    available: u32,
+    entries: u32,
 }
 
 impl BufRing {
@@ -78,6 +81,8 @@ impl BufRing {
             tail: 0,
             published: 0,
             group,
+            available: 0,
+            entries: entries as u32,
         };
         // SAFETY: the mapping lives as long as `this`, which the worker keeps
         // until after the ring is dropped (see field order in the worker).
@@ -94,6 +99,17 @@ impl BufRing {
     /// Buffer group id to name in recv SQEs.
     pub fn group(&self) -> u16 {
         self.group
+    }
+
+    /// A CQE handed buffer `bid` to us (it comes back by `recycle`).
+    pub fn taken(&mut self) {
+        self.available = self.available.saturating_sub(1);
+    }
+
+    /// Buffers the kernel may fill now, and how many the ring has. Equal
+    /// after a loop turn's publish unless a buffer was lost.
+    pub fn available(&self) -> (u32, u32) {
+        (self.available, self.entries)
     }
 
     /// The first `len` bytes the kernel wrote into buffer `bid`.
@@ -137,6 +153,7 @@ impl BufRing {
                 .cast::<AtomicU16>())
         };
         tail.store(self.tail, Ordering::Release);
+        self.available += self.tail.wrapping_sub(self.published) as u32;
         self.published = self.tail;
     }
 }

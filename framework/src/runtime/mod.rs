@@ -5,6 +5,7 @@
 pub(crate) mod exchange;
 pub(crate) mod executor;
 mod signals;
+pub(crate) mod stats;
 pub(crate) mod timer;
 mod worker;
 

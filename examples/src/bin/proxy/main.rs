@@ -63,6 +63,10 @@ struct Cli {
     /// Seconds to wait for the upstream's answer before 504.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     upstream_timeout: u64,
+    /// Answer GET PATH with this core's state as JSON (connections, tasks,
+    /// ring ops, receive buffers) instead of proxying it.
+    #[arg(long, value_name = "PATH")]
+    stats: Option<String>,
 }
 
 fn main() {
@@ -72,7 +76,14 @@ fn main() {
         cli.upstream,
         Duration::from_secs(cli.upstream_timeout.max(1)),
     );
-    let result = server.serve(move |_core| app(upstream, limit));
+    let stats = cli.stats;
+    let result = server.serve(move |_core| {
+        let app = app(upstream, limit);
+        match &stats {
+            Some(path) => app.route(path, percore::get(core_stats)),
+            None => app,
+        }
+    });
     if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(e.exit_code());
@@ -84,6 +95,22 @@ struct Upstream {
     addr: SocketAddr,
     limit: Duration,
     idle: RefCell<Vec<TcpStream>>,
+}
+
+/// This core's state as JSON.
+fn core_stats() -> Response {
+    let s = percore::core_stats();
+    let json = serde_json::json!({
+        "core": s.core,
+        "connections": s.connections,
+        "tasks": s.tasks,
+        "task_ops_in_flight": s.task_ops_in_flight,
+        "recv_buffers_available": s.recv_buffers_available,
+        "recv_buffers": s.recv_buffers,
+    });
+    Response::ok()
+        .content_type_static("application/json")
+        .body(json.to_string())
 }
 
 fn app(addr: SocketAddr, limit: Duration) -> App {

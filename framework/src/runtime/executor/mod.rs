@@ -76,6 +76,8 @@ pub(crate) struct Core {
     /// The task being polled, if any.
     current: Cell<Option<TaskId>>,
     pub(crate) answers: RefCell<Vec<Answer>>,
+    /// What the worker holds, written once per loop turn.
+    pub(crate) stats: Cell<crate::runtime::stats::CoreStats>,
     /// Connections (slot, generation) whose streaming body moved: a
     /// response body has bytes ready, or a request body's handler took
     /// bytes, asked for the body or dropped it.
@@ -146,6 +148,7 @@ impl Core {
         let core = Rc::new(Core {
             key,
             tasks: RefCell::new(Slab::with_capacity(64)),
+            stats: Cell::new(Default::default()),
             ready: RefCell::new(VecDeque::with_capacity(64)),
             next_generation: Cell::new(1),
             current: Cell::new(None),
@@ -213,6 +216,11 @@ impl Core {
         let id = self.insert(future, owner);
         self.schedule(id);
         id
+    }
+
+    /// Tasks alive.
+    pub(crate) fn task_count(&self) -> usize {
+        self.tasks.borrow().len()
     }
 
     /// Drops a task that is no longer wanted (its connection closed).

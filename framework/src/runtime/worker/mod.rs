@@ -347,11 +347,23 @@ impl Worker {
         if !self.draining {
             self.arm_accepts();
         }
+        let (available, total) = self.bufs.available();
+        self.core.stats.set(crate::runtime::stats::CoreStats {
+            core: self.ex.core,
+            connections: self.conns.len(),
+            tasks: self.core.task_count(),
+            task_ops_in_flight: self.core.ops_in_flight(),
+            recv_buffers_available: available,
+            recv_buffers: total,
+        });
     }
 
     // ---- completions -------------------------------------------------------
 
     fn on_completion(&mut self, c: Completion) {
+        if c.buffer_id().is_some() {
+            self.bufs.taken(); // recycled on every path below
+        }
         let Some(token) = Token::decode(c.user_data) else {
             return;
         };
