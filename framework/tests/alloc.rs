@@ -93,7 +93,7 @@ fn keep_alive_plaintext_allocates_nothing_per_request() {
 }
 
 #[test]
-fn an_async_handler_allocates_at_most_once_per_request() {
+fn an_async_handler_allocates_nothing_per_request_after_warm_up() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let server = common::start(1, |_| {
         App::new().route(
@@ -117,11 +117,9 @@ fn an_async_handler_allocates_at_most_once_per_request() {
     let before = ALLOCATIONS.load(Ordering::SeqCst);
     run_request(&mut s, ASYNC_REQUEST, N, len, &mut buf);
     let per_request = (ALLOCATIONS.load(Ordering::SeqCst) - before) as f64 / N as f64;
-    // The task's future is the one allocation; the owned request comes from
-    // the core's pool.
-    assert!(
-        per_request <= 1.001,
-        "{per_request} allocations per request"
-    );
+    // None after warm-up: the task's future runs in a slot of its handler's
+    // pool, the owned request comes from the core's pool (the Date header's
+    // once-a-second String aside).
+    assert!(per_request < 0.01, "{per_request} allocations per request");
     eprintln!("async allocations per request after warm-up: {per_request}");
 }

@@ -24,8 +24,12 @@ pub use request::Request;
 pub use response::{AsyncBody, Body, FileRange, IntoResponse, Part, Response};
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 
 use http::Method;
+
+use crate::runtime::executor::pool::FuturePool;
 
 /// Something that answers a request. Implemented for `Fn(&Request) -> R`,
 /// `Fn() -> R`, `Fn(Request) -> Fut` and `Fn() -> Fut` where
@@ -87,8 +91,9 @@ where
     Fut::Output: IntoResponse,
 {
     fn into_boxed(self) -> BoxedHandler {
+        let pool = FuturePool::new();
         BoxedHandler(HandlerKind::Async(Box::new(move |req| {
-            spawn_answer(self(req))
+            Reply::Spawn(pool.start(Answering { future: self(req) }))
         })))
     }
 }
@@ -100,22 +105,35 @@ where
     Fut::Output: IntoResponse,
 {
     fn into_boxed(self) -> BoxedHandler {
-        BoxedHandler(HandlerKind::Async(Box::new(move |_| spawn_answer(self()))))
+        let pool = FuturePool::new();
+        BoxedHandler(HandlerKind::Async(Box::new(move |_| {
+            Reply::Spawn(pool.start(Answering { future: self() }))
+        })))
     }
 }
 
-/// An async handler's future as a task that hands its response to the
-/// connection waiting for it: one allocation (the task).
-fn spawn_answer<Fut>(future: Fut) -> Reply
+pin_project_lite::pin_project! {
+    /// An async handler's future as a task: its response goes to the
+    /// connection waiting for it. Runs in a slot of its handler's
+    /// [`FuturePool`], so after warm-up it allocates nothing.
+    struct Answering<Fut> {
+        #[pin]
+        future: Fut,
+    }
+}
+
+impl<Fut> Future for Answering<Fut>
 where
-    Fut: Future + 'static,
+    Fut: Future,
     Fut::Output: IntoResponse,
 {
-    let task = Box::pin(async move {
-        let response = future.await.into_response();
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let response = ready!(self.project().future.poll(cx)).into_response();
         crate::runtime::executor::with_core("an async handler", |core| core.answer(response));
-    });
-    Reply::Spawn(task)
+        Poll::Ready(())
+    }
 }
 
 /// A type-erased handler, as stored in the router (opaque: only the crate

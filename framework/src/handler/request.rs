@@ -18,6 +18,7 @@ use http::Method;
 use bytes::Bytes;
 
 use super::body_in::{BodyError, PipeReader, RequestBody};
+use crate::conn::PeerAddr;
 use crate::http::head::{BodyKind, RequestHead, Version};
 use crate::router::Params;
 
@@ -80,7 +81,7 @@ enum BodyState {
 pub struct Request {
     view: View,
     core: usize,
-    client: SocketAddr,
+    client: PeerAddr,
     body: BodyState,
 }
 
@@ -111,7 +112,7 @@ impl Request {
         head: &RequestHead,
         params: &Params,
         body: &[u8],
-        (core, client): (usize, SocketAddr),
+        (core, client): (usize, PeerAddr),
         f: impl FnOnce(&Request) -> R,
     ) -> R {
         let req = Request {
@@ -136,7 +137,7 @@ impl Request {
         head: &RequestHead,
         params: &Params,
         body: &[u8],
-        (core, client): (usize, SocketAddr),
+        (core, client): (usize, PeerAddr),
         streaming: Option<PipeReader>,
     ) -> Request {
         let mut owned = POOL
@@ -342,7 +343,7 @@ impl Request {
     /// The client's address: the TCP peer of the connection (a proxy in
     /// front of the server, if there is one).
     pub fn client_addr(&self) -> SocketAddr {
-        self.client
+        self.client.get()
     }
 
     /// The index of the worker (core) running this handler.

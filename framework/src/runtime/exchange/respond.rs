@@ -52,7 +52,7 @@ impl Exchange {
         } else {
             match self.app.router.lookup(&head.method, path, &mut self.params) {
                 Lookup::Found(handler) => {
-                    let (params, at) = (&self.params, (self.core, conn.peer.get()));
+                    let (params, at) = (&self.params, (self.core, conn.peer));
                     let call = || match &handler.0 {
                         HandlerKind::Sync(f) => {
                             Request::with_borrowed(head_bytes, head, params, body, at, f)

@@ -14,6 +14,7 @@
 mod blocking;
 mod join;
 mod ops;
+pub(crate) mod pool;
 mod waker;
 
 pub use blocking::{spawn_blocking, BlockingHandle};
@@ -36,7 +37,22 @@ use super::timer::{Armed, Clock, Millis, Timers};
 use crate::handler::Response;
 
 /// A task's future.
-pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = ()>>>;
+pub(crate) type BoxFuture = Pin<Box<dyn TaskFuture>>;
+
+/// What the executor runs: a future of `()`, and what to do with its memory
+/// once it finished (dropped, unless it came from a [`pool::FuturePool`]).
+pub(crate) trait TaskFuture {
+    fn poll_task(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()>;
+
+    /// The task finished: its future is done with.
+    fn release(self: Pin<Box<Self>>) {}
+}
+
+impl<F: Future<Output = ()>> TaskFuture for F {
+    fn poll_task(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.poll(cx)
+    }
+}
 
 /// Tasks polled per turn at most, so connections are served between.
 const BUDGET: usize = 256;
@@ -313,7 +329,7 @@ impl Core {
         let waker = waker::waker(id);
         let mut cx = Context::from_waker(&waker);
         let outer = self.current.replace(Some(id));
-        let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
+        let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll_task(&mut cx)));
         self.current.set(outer);
         match polled {
             Ok(Poll::Pending) => {
@@ -327,7 +343,10 @@ impl Core {
                 // Cancelled while it ran: dropped below, outside the borrow.
                 drop(tasks);
             }
-            Ok(Poll::Ready(())) => self.finish(id, false),
+            Ok(Poll::Ready(())) => {
+                self.finish(id, false);
+                return future.release();
+            }
             Err(panic) => {
                 tracing::error!("task panicked: {}", panic_message(&panic));
                 self.finish(id, true);
