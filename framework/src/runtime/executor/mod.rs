@@ -76,6 +76,15 @@ pub(crate) struct Answer {
     pub(crate) response: Option<Response>,
 }
 
+/// A handler task on its first poll, before it has a slot.
+#[derive(Clone, Copy)]
+struct Unslotted {
+    id: TaskId,
+    owner: (u32, u32),
+    /// It was woken during the poll.
+    woken: bool,
+}
+
 /// A sleeping timer of a task.
 pub(crate) struct SleepEntry {
     pub(crate) waker: Option<Waker>,
@@ -91,6 +100,8 @@ pub(crate) struct Core {
     next_generation: Cell<u32>,
     /// The task being polled, if any.
     current: Cell<Option<TaskId>>,
+    /// A handler task polled before it has a slot (see `spawn_now`).
+    unslotted: Cell<Option<Unslotted>>,
     pub(crate) answers: RefCell<Vec<Answer>>,
     /// What the worker holds, written once per loop turn.
     pub(crate) stats: Cell<crate::runtime::stats::CoreStats>,
@@ -168,6 +179,7 @@ impl Core {
             ready: RefCell::new(VecDeque::with_capacity(64)),
             next_generation: Cell::new(1),
             current: Cell::new(None),
+            unslotted: Cell::new(None),
             answers: RefCell::new(Vec::new()),
             streams_ready: RefCell::new(Vec::new()),
             timers: RefCell::new(Timers::new()),
@@ -204,6 +216,10 @@ impl Core {
     /// Puts `future` in the task table (not yet scheduled).
     fn insert(&self, future: BoxFuture, owner: Option<(u32, u32)>) -> TaskId {
         let generation = next_generation(&self.next_generation);
+        self.insert_as(future, owner, generation)
+    }
+
+    fn insert_as(&self, future: BoxFuture, owner: Option<(u32, u32)>, generation: u32) -> TaskId {
         let index = self.tasks.borrow_mut().insert(Task {
             generation,
             future: Some(future),
@@ -250,10 +266,18 @@ impl Core {
             self.ready.borrow_mut().push_back(id); // deduplicated when run
             return;
         };
-        if let Some(t) = tasks.get_mut(id.index as usize) {
-            if t.generation == id.generation && !t.queued {
-                t.queued = true;
-                self.ready.borrow_mut().push_back(id);
+        match tasks.get_mut(id.index as usize) {
+            Some(t) if t.generation == id.generation => {
+                if !t.queued {
+                    t.queued = true;
+                    self.ready.borrow_mut().push_back(id);
+                }
+            }
+            _ => {
+                // Woken during its first poll, before it has a slot.
+                if let Some(u) = self.unslotted.get().filter(|u| u.id == id) {
+                    self.unslotted.set(Some(Unslotted { woken: true, ..u }));
+                }
             }
         }
     }
@@ -301,17 +325,62 @@ impl Core {
     /// queue and the ring (the answer is returned). Else it waits as tasks do.
     pub(crate) fn spawn_now(
         &self,
-        future: BoxFuture,
+        mut future: BoxFuture,
         owner: (u32, u32),
     ) -> (TaskId, Option<Answer>) {
-        let id = self.insert(future, Some(owner));
-        self.poll_task(id);
-        let mut answers = self.answers.borrow_mut();
-        let answer = match answers.last() {
-            Some(a) if a.task == id => answers.pop(),
-            _ => None,
+        // Polled before it takes a slot: most handlers answer on this poll,
+        // and then never need one. Its wakers name the slot it would take.
+        let id = TaskId {
+            core: self.key,
+            index: self.tasks.borrow().vacant_key() as u32,
+            generation: next_generation(&self.next_generation),
         };
-        (id, answer)
+        let waker = waker::waker(id);
+        let mut cx = Context::from_waker(&waker);
+        let outer = self.current.replace(Some(id));
+        let first = Unslotted {
+            id,
+            owner,
+            woken: false,
+        };
+        let outer_unslotted = self.unslotted.replace(Some(first));
+        let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll_task(&mut cx)));
+        let woken = self
+            .unslotted
+            .replace(outer_unslotted)
+            .is_some_and(|u| u.woken);
+        self.current.set(outer);
+        match polled {
+            Ok(Poll::Ready(())) => {
+                future.release();
+                let mut answers = self.answers.borrow_mut();
+                let answer = match answers.last() {
+                    Some(a) if a.task == id => answers.pop(),
+                    _ => None,
+                };
+                (id, answer)
+            }
+            Ok(Poll::Pending) => {
+                let slotted = self.insert_as(future, Some(owner), id.generation);
+                if slotted != id || woken {
+                    // Its slot was taken meanwhile (a task it spawned), or
+                    // it woke itself: poll it again, so the wakers it keeps
+                    // are ones that name its slot.
+                    self.schedule(slotted);
+                }
+                (slotted, None)
+            }
+            Err(panic) => {
+                tracing::error!("task panicked: {}", panic_message(&panic));
+                drop(future);
+                let answer = Answer {
+                    task: id,
+                    owner,
+                    response: None,
+                };
+                (id, Some(answer))
+            }
+        }
     }
 
     /// Polls one task once.
@@ -374,11 +443,15 @@ impl Core {
         let Some(id) = self.current.get() else {
             return;
         };
-        let owner = self
-            .tasks
-            .borrow()
-            .get(id.index as usize)
-            .and_then(|t| t.owner);
+        let owner = match self.unslotted.get() {
+            Some(u) if u.id == id => Some(u.owner),
+            _ => self
+                .tasks
+                .borrow()
+                .get(id.index as usize)
+                .filter(|t| t.generation == id.generation)
+                .and_then(|t| t.owner),
+        };
         if let Some(owner) = owner {
             self.answers.borrow_mut().push(Answer {
                 task: id,
@@ -532,5 +605,75 @@ mod tests {
         core.run_ready();
         assert_eq!(polls2.get(), 1, "a stale id did not poll the new task");
         core.uninstall();
+    }
+
+    /// A handler future: yields (waking itself) `yields` times, optionally
+    /// spawns a task first, then answers.
+    struct Handler {
+        yields: u32,
+        spawn_first: bool,
+        polls: Rc<Cell<u32>>,
+    }
+
+    impl Future for Handler {
+        type Output = ();
+        fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            self.polls.set(self.polls.get() + 1);
+            if self.spawn_first {
+                self.spawn_first = false;
+                drop(spawn_local(async {})); // takes the slot it would have had
+            }
+            if self.yields > 0 {
+                self.yields -= 1;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            with_core("test", |c| c.answer(crate::handler::Response::ok()));
+            Poll::Ready(())
+        }
+    }
+
+    #[test]
+    fn a_handler_answering_on_its_first_poll_never_takes_a_slot() {
+        let core = Core::install(eventfd());
+        let polls = Rc::new(Cell::new(0));
+        let h = Handler {
+            yields: 0,
+            spawn_first: false,
+            polls: polls.clone(),
+        };
+        let (_, answer) = core.spawn_now(Box::pin(h), (3, 9));
+        let answer = answer.expect("answered at once");
+        assert_eq!(answer.owner, (3, 9));
+        assert!(answer.response.is_some());
+        assert_eq!(core.task_count(), 0, "no slot was taken");
+        core.uninstall();
+    }
+
+    #[test]
+    fn a_handler_that_wakes_itself_or_loses_its_slot_on_its_first_poll_runs_on() {
+        for spawn_first in [false, true] {
+            let core = Core::install(eventfd());
+            let polls = Rc::new(Cell::new(0));
+            let h = Handler {
+                yields: 2,
+                spawn_first,
+                polls: polls.clone(),
+            };
+            let (id, answer) = core.spawn_now(Box::pin(h), (1, 7));
+            assert!(answer.is_none());
+            assert!(
+                core.has_ready(),
+                "its own wake was not lost (spawn_first {spawn_first})"
+            );
+            for _ in 0..4 {
+                core.run_ready();
+            }
+            assert_eq!(polls.get(), 3, "spawn_first {spawn_first}");
+            let answers = std::mem::take(&mut *core.answers.borrow_mut());
+            assert_eq!(answers.len(), 1);
+            assert_eq!((answers[0].task, answers[0].owner), (id, (1, 7)));
+            core.uninstall();
+        }
     }
 }
