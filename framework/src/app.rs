@@ -2,6 +2,8 @@
 //! [`crate::Server::serve`] on each worker thread, so handlers and their state
 //! may be `!Send` (`Rc`, `RefCell`, `Cell`).
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::error::Error;
@@ -16,6 +18,8 @@ pub struct App {
     /// The first invalid route or unusable mount; reported when the server
     /// starts, and the server does not start.
     pub(crate) error: Option<Error>,
+    /// The values `State<T>` extracts, by type.
+    states: HashMap<TypeId, Box<dyn Any>>,
 }
 
 impl Default for App {
@@ -30,6 +34,7 @@ impl App {
         App {
             router: Router::new(),
             error: None,
+            states: HashMap::new(),
         }
     }
 
@@ -70,6 +75,20 @@ impl App {
         }
         self.route(prefix, files(core.clone()))
             .route(&format!("{prefix}/*path"), files(core))
+    }
+
+    /// Adds a state its handlers extract with `State<T>` (a clone per
+    /// request: make `T` an `Rc` or `Arc`, or a small `Copy` value). One per
+    /// type; a second of the same type replaces the first. See
+    /// [`crate::extract::State`] for per-core against shared state.
+    pub fn with_state<T: Clone + 'static>(mut self, state: T) -> App {
+        self.states.insert(TypeId::of::<T>(), Box::new(state));
+        self
+    }
+
+    /// The states, for the thread that runs this app's handlers.
+    pub(crate) fn states(&mut self) -> crate::extract::state::States {
+        Rc::new(std::mem::take(&mut self.states))
     }
 
     /// The first route or mount error, if any.

@@ -73,6 +73,7 @@ pub mod config;
 pub(crate) mod conn;
 pub(crate) mod driver;
 mod error;
+pub mod extract;
 pub mod fs;
 pub mod handler;
 pub mod http;
@@ -87,9 +88,10 @@ pub use bytes::Bytes;
 pub use config::Config;
 pub use driver::SetupError;
 pub use error::{Error, Result};
+pub use extract::{Cookies, Form, Json, Path, Query, State};
 pub use handler::{
-    delete, get, head, on, options, patch, post, put, Body, BodyError, BodySender, Handler,
-    IntoResponse, MethodRouter, Request, RequestBody, Response,
+    delete, get, head, on, options, patch, post, put, Body, BodyError, BodySender, Handler, Html,
+    IntoResponse, MethodRouter, Redirect, Request, RequestBody, Response,
 };
 pub use runtime::executor::{spawn_blocking, spawn_local, BlockingHandle, JoinError, JoinHandle};
 pub use runtime::stats::{core_stats, CoreStats};

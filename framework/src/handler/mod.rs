@@ -6,14 +6,16 @@
 //! a sync handler borrows the request and answers at once; an async one
 //! owns it (`Request`) and its future runs as a task on the core's
 //! executor. The marker type parameter `M` on [`Handler`] keeps the blanket
-//! impls for the closure shapes (`Fn(&Request)`, `Fn()`, `Fn(Request) ->
-//! impl Future`, `Fn() -> impl Future`) from overlapping, as axum does.
+//! impls for the closure shapes (`Fn(&Request)`, `Fn(extractors..)`, and
+//! async, `impls.rs`) from overlapping, as axum does.
 
 mod body_in;
 mod channel;
+mod impls;
 mod reply;
 mod request;
 mod response;
+mod shapes;
 
 pub(crate) use reply::{Deferred, Pending, Reply};
 
@@ -22,6 +24,7 @@ pub(crate) use body_in::{BodyPipe, PipeReader, PipeWriter, PIPE_ROOM};
 pub use channel::{BodyClosed, BodySender};
 pub use request::Request;
 pub use response::{AsyncBody, Body, FileRange, IntoResponse, Part, Response};
+pub use shapes::{Html, Redirect};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -29,17 +32,22 @@ use std::task::{ready, Context, Poll};
 
 use http::Method;
 
-use crate::runtime::executor::pool::FuturePool;
-
-/// Something that answers a request. Implemented for `Fn(&Request) -> R`,
-/// `Fn() -> R`, `Fn(Request) -> Fut` and `Fn() -> Fut` where
-/// `R: IntoResponse` and `Fut` is a future of an `IntoResponse`; you rarely
-/// name it.
+/// Something that answers a request; you rarely name it. Implemented for
+/// functions and closures of these shapes, returning anything
+/// [`IntoResponse`] (or, async, a future of it):
+/// - `Fn(&Request)`: a sync handler lent the whole request (body included);
+/// - `Fn(E1, .., En)` for up to 8 extractors ([`crate::extract`]): the
+///   last may read the body (`Json<T>`, `Form<T>`, `Bytes`, `String`), the
+///   others come from the head (`Path<T>`, `Query<T>`, `State<T>`, ...);
+/// - the same, async; an async handler may also take the whole `Request`
+///   (owned) as its last argument.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a percore handler",
-    note = "a handler is `Fn(&Request) -> impl IntoResponse`, `Fn() -> impl IntoResponse`, \
-            or async: `Fn(Request) -> impl Future<Output = impl IntoResponse>` \
-            (the async one takes the request by value)"
+    note = "a handler is `Fn(&Request) -> impl IntoResponse`, or takes up to 8 extractors \
+            (`Path<T>`, `Query<T>`, `State<T>`, `Cookies`, `HeaderMap`, `SocketAddr`, and last \
+            `Json<T>`, `Form<T>`, `Bytes` or `String`) and returns `impl IntoResponse`, \
+            or is async: returns `impl Future<Output = impl IntoResponse>` and may take \
+            `Request` (owned) last"
 )]
 pub trait Handler<M>: 'static {
     /// The handler as the router stores it.
@@ -47,18 +55,9 @@ pub trait Handler<M>: 'static {
     fn into_boxed(self) -> BoxedHandler;
 }
 
-/// Marker for handlers taking the request.
+/// Marker for sync handlers lent the request.
 #[doc(hidden)]
 pub struct WithRequest<R>(std::marker::PhantomData<R>);
-/// Marker for handlers taking nothing.
-#[doc(hidden)]
-pub struct WithoutRequest<R>(std::marker::PhantomData<R>);
-/// Marker for async handlers taking the (owned) request.
-#[doc(hidden)]
-pub struct AsyncWithRequest<R>(std::marker::PhantomData<R>);
-/// Marker for async handlers taking nothing.
-#[doc(hidden)]
-pub struct AsyncWithoutRequest<R>(std::marker::PhantomData<R>);
 
 impl<F, R> Handler<WithRequest<R>> for F
 where
@@ -72,50 +71,10 @@ where
     }
 }
 
-impl<F, R> Handler<WithoutRequest<R>> for F
-where
-    F: Fn() -> R + 'static,
-    R: IntoResponse,
-{
-    fn into_boxed(self) -> BoxedHandler {
-        BoxedHandler(HandlerKind::Sync(Box::new(move |_| {
-            Reply::Ready(self().into_response())
-        })))
-    }
-}
-
-impl<F, Fut> Handler<AsyncWithRequest<Fut::Output>> for F
-where
-    F: Fn(Request) -> Fut + 'static,
-    Fut: Future + 'static,
-    Fut::Output: IntoResponse,
-{
-    fn into_boxed(self) -> BoxedHandler {
-        let pool = FuturePool::new();
-        BoxedHandler(HandlerKind::Async(Box::new(move |req| {
-            Reply::Spawn(pool.start(Answering { future: self(req) }))
-        })))
-    }
-}
-
-impl<F, Fut> Handler<AsyncWithoutRequest<Fut::Output>> for F
-where
-    F: Fn() -> Fut + 'static,
-    Fut: Future + 'static,
-    Fut::Output: IntoResponse,
-{
-    fn into_boxed(self) -> BoxedHandler {
-        let pool = FuturePool::new();
-        BoxedHandler(HandlerKind::Async(Box::new(move |_| {
-            Reply::Spawn(pool.start(Answering { future: self() }))
-        })))
-    }
-}
-
 pin_project_lite::pin_project! {
     /// An async handler's future as a task: its response goes to the
     /// connection waiting for it. Runs in a slot of its handler's
-    /// [`FuturePool`], so after warm-up it allocates nothing.
+    /// `FuturePool`, so after warm-up it allocates nothing.
     struct Answering<Fut> {
         #[pin]
         future: Fut,

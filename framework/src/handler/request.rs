@@ -260,6 +260,13 @@ impl Request {
             .map(move |h| (h.name.get(buf), h.value.get(buf)))
     }
 
+    /// The first cookie named `name`, from every `Cookie` line (RFC 6265).
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        crate::extract::cookies::pairs(self)
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+    }
+
     /// A route parameter (`:name` or `*name`), percent-decoded.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.parts().2.get(name)

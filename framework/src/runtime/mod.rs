@@ -263,6 +263,7 @@ fn run_worker(
         if let Some(e) = app.error.take() {
             return Err(e);
         }
+        crate::extract::state::install(app.states());
         let cfg = &setup.config;
         let limits = Limits {
             max_request_target: cfg.limits.max_request_target,
