@@ -27,6 +27,9 @@ pub enum ErrorKind {
     RestNotLast,
     /// Two captures with the same name in one pattern.
     DuplicateParamName(String),
+    /// A `{` or `}` in a segment that is not a whole `{name}` or `{*name}`
+    /// capture (`/file-{id}.json`): never taken literally.
+    BraceSyntax,
     /// The same method is already registered for an equivalent pattern
     /// (same shape; capture names do not matter).
     Conflict {
@@ -74,6 +77,11 @@ impl fmt::Display for RouteError {
             ErrorKind::DuplicateParamName(name) => write!(
                 f,
                 "invalid route pattern {pattern:?}: parameter name {name:?} used twice"
+            ),
+            ErrorKind::BraceSyntax => write!(
+                f,
+                "invalid route pattern {pattern:?}: '{{' and '}}' only make a whole segment \
+                 capture, `{{name}}` (as `:name`) or `{{*name}}` (as `*name`)"
             ),
             ErrorKind::Conflict { method, existing } => write!(
                 f,

@@ -50,17 +50,30 @@ pub(super) fn parse(pattern: &str) -> Result<Pattern<'_>, RouteError> {
     let mut names: Vec<Rc<str>> = Vec::new();
     let mut parts = body.split('/').peekable();
     while let Some(part) = parts.next() {
-        let (segment, name) = if let Some(name) = part.strip_prefix(':') {
-            (Segment::Param, name)
-        } else if let Some(name) = part.strip_prefix('*') {
-            if parts.peek().is_some() {
-                return err(ErrorKind::RestNotLast);
-            }
-            (Segment::Rest, name)
-        } else {
+        // `{name}` and `{*name}` (axum's syntax) are `:name` and `*name`; any
+        // other brace is refused rather than taken literally.
+        let braced = part.strip_prefix('{').and_then(|p| p.strip_suffix('}'));
+        let whole_capture = braced.is_some_and(|b| !b.contains(['{', '}', ':']));
+        if part.contains(['{', '}']) && !whole_capture {
+            return err(ErrorKind::BraceSyntax);
+        }
+        let capture = match braced {
+            Some(b) => Some(match b.strip_prefix('*') {
+                Some(name) => (Segment::Rest, name),
+                None => (Segment::Param, b),
+            }),
+            None => part
+                .strip_prefix(':')
+                .map(|name| (Segment::Param, name))
+                .or_else(|| part.strip_prefix('*').map(|name| (Segment::Rest, name))),
+        };
+        let Some((segment, name)) = capture else {
             segments.push(Segment::Static(part));
             continue;
         };
+        if segment == Segment::Rest && parts.peek().is_some() {
+            return err(ErrorKind::RestNotLast);
+        }
         if name.is_empty() {
             return err(ErrorKind::EmptyParamName);
         }
@@ -97,6 +110,13 @@ mod tests {
             ("/static/*rest", &[Static("static"), Rest], &["rest"]),
             ("/*all", &[Rest], &["all"]),
             ("/file.:ext", &[Static("file.:ext")], &[]),
+            ("/users/{id}", &[Static("users"), Param], &["id"]),
+            (
+                "/u/{id}/p/{post}",
+                &[Static("u"), Param, Static("p"), Param],
+                &["id", "post"],
+            ),
+            ("/static/{*rest}", &[Static("static"), Rest], &["rest"]),
         ];
         for &(text, segments, names) in table {
             let p = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -118,6 +138,15 @@ mod tests {
             ("/*rest/", ErrorKind::RestNotLast),
             ("/:id/:id", ErrorKind::DuplicateParamName("id".into())),
             ("/:id/*id", ErrorKind::DuplicateParamName("id".into())),
+            ("/file-{id}.json", ErrorKind::BraceSyntax),
+            ("/{id", ErrorKind::BraceSyntax),
+            ("/id}", ErrorKind::BraceSyntax),
+            ("/{{id}}", ErrorKind::BraceSyntax),
+            ("/{:id}", ErrorKind::BraceSyntax),
+            ("/{}", ErrorKind::EmptyParamName),
+            ("/{*}", ErrorKind::EmptyParamName),
+            ("/{*rest}/x", ErrorKind::RestNotLast),
+            ("/{id}/:id", ErrorKind::DuplicateParamName("id".into())),
         ];
         for (text, kind) in table {
             let e = parse(text).expect_err(text);
