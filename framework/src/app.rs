@@ -8,9 +8,11 @@ use std::rc::Rc;
 
 use crate::error::Error;
 use crate::fs::StaticFiles;
-use crate::handler::{BoxedHandler, HandlerKind, MethodRouter, Request};
-use crate::router::Router;
-use http::Method;
+use crate::handler::{
+    BoxedHandler, Handler, HandlerKind, IntoResponse, MethodRouter, Request, Response,
+};
+use crate::router::{Lookup, Router};
+use http::{Method, StatusCode};
 
 /// A core's routes.
 pub struct App {
@@ -20,6 +22,25 @@ pub struct App {
     pub(crate) error: Option<Error>,
     /// The values `State<T>` extracts, by type.
     states: HashMap<TypeId, Box<dyn Any>>,
+    /// Handlers for paths no route matches, by path prefix (`""` for the
+    /// whole app), longest first.
+    fallbacks: Vec<(String, BoxedHandler)>,
+    /// Formats the framework's errors (see [`App::error_page`]).
+    pub(crate) error_page: Option<ErrorPage>,
+}
+
+/// An app's error page: the status and the message, to a response.
+pub(crate) type ErrorPage = Rc<dyn Fn(StatusCode, &str) -> Response>;
+
+/// What answers a request's method and path.
+pub(crate) enum Resolved<'a> {
+    /// A route, or a fallback.
+    Handler(&'a BoxedHandler),
+    /// The path has routes, not for this method.
+    MethodNotAllowed {
+        allow: &'a str,
+    },
+    NotFound,
 }
 
 impl Default for App {
@@ -35,6 +56,8 @@ impl App {
             router: Router::new(),
             error: None,
             states: HashMap::new(),
+            fallbacks: Vec::new(),
+            error_page: None,
         }
     }
 
@@ -75,6 +98,100 @@ impl App {
         }
         self.route(prefix, files(core.clone()))
             .route(&format!("{prefix}/*path"), files(core))
+    }
+
+    /// Answers the paths no route matches with `handler` (any handler
+    /// shape) instead of 404. A path that has routes, but not for the
+    /// request's method, still gets 405.
+    pub fn fallback<H: Handler<M>, M>(mut self, handler: H) -> App {
+        self.add_fallback(String::new(), handler.into_boxed());
+        self
+    }
+
+    /// Formats every error the framework makes (404, 405, 413, 408, 400 for
+    /// a request it cannot parse, an extractor's rejection, a body error,
+    /// 500 for a panic ...) and every [`Response::error`]: `page(status,
+    /// message)` gives the response, whose status is then set to `status`
+    /// and whose extra headers (`Allow` on a 405) are kept.
+    /// `App::new().error_page(|status, msg| Json(json!({"error": msg})))`.
+    pub fn error_page<F, R>(mut self, page: F) -> App
+    where
+        F: Fn(StatusCode, &str) -> R + 'static,
+        R: IntoResponse,
+    {
+        self.error_page = Some(Rc::new(move |status, msg| {
+            page(status, msg).into_response()
+        }));
+        self
+    }
+
+    /// Mounts `app`'s routes under `prefix` (`"/api"`: its `"/todos"` answers
+    /// `"/api/todos"`, its `"/"` answers `"/api"`), with its fallback for the
+    /// paths under `prefix` and its states (the outer app's win on a clash).
+    /// The outer app's error page covers it.
+    pub fn nest(mut self, prefix: &str, app: App) -> App {
+        let prefix = prefix.trim_end_matches('/');
+        if !prefix.starts_with('/') {
+            self.error
+                .get_or_insert(Error::Route(crate::router::RouteError::new_prefix(prefix)));
+            return self;
+        }
+        let App {
+            router,
+            error,
+            states,
+            fallbacks,
+            error_page: _,
+        } = app;
+        if let Some(e) = error {
+            self.error.get_or_insert(e);
+        }
+        for (method, pattern, handler) in router.into_routes() {
+            let full = match &*pattern {
+                "/" => prefix.to_string(),
+                p => format!("{prefix}{p}"),
+            };
+            if let Err(e) = self.router.insert(method, &full, handler) {
+                self.error.get_or_insert(Error::Route(e));
+            }
+        }
+        for (inner, handler) in fallbacks {
+            self.add_fallback(format!("{prefix}{inner}"), handler);
+        }
+        for (k, v) in states {
+            self.states.entry(k).or_insert(v);
+        }
+        self
+    }
+
+    fn add_fallback(&mut self, prefix: String, handler: BoxedHandler) {
+        self.fallbacks.retain(|(p, _)| *p != prefix);
+        self.fallbacks.push((prefix, handler));
+        self.fallbacks.sort_by_key(|f| std::cmp::Reverse(f.0.len()));
+    }
+
+    /// The handler for `method` and `path` (a route, or the fallback of the
+    /// longest prefix that holds `path`); `params` gets a route's captures.
+    pub(crate) fn resolve<'a>(
+        &'a self,
+        method: &Method,
+        path: &[u8],
+        params: &mut crate::router::Params,
+    ) -> Resolved<'a> {
+        match self.router.lookup(method, path, params) {
+            Lookup::Found(h) => Resolved::Handler(h),
+            Lookup::MethodNotAllowed { allow } => Resolved::MethodNotAllowed { allow },
+            Lookup::NotFound => {
+                let under = |prefix: &str| {
+                    let p = prefix.as_bytes();
+                    path.starts_with(p) && (path.len() == p.len() || path[p.len()] == b'/')
+                };
+                match self.fallbacks.iter().find(|(prefix, _)| under(prefix)) {
+                    Some((_, h)) => Resolved::Handler(h),
+                    None => Resolved::NotFound,
+                }
+            }
+        }
     }
 
     /// Adds a state its handlers extract with `State<T>` (a clone per

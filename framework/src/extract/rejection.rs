@@ -46,8 +46,6 @@ impl std::error::Error for Rejection {}
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        Response::new(self.status)
-            .content_type_static("text/plain; charset=utf-8")
-            .body(format!("{}\n", self.message))
+        Response::error(self.status, self.message)
     }
 }

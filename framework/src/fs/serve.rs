@@ -449,6 +449,9 @@ fn plain(status: StatusCode) -> Response {
         StatusCode::MOVED_PERMANENTLY => "301 Moved Permanently\n",
         _ => "",
     };
+    if status.is_client_error() || status.is_server_error() {
+        return Response::static_error(status, text);
+    }
     Response::new(status)
         .content_type_static("text/plain; charset=utf-8")
         .body(text)

@@ -74,9 +74,7 @@ impl std::error::Error for BodyError {}
 /// `?` on a body read answers with the error's status and its sentence.
 impl IntoResponse for BodyError {
     fn into_response(self) -> Response {
-        Response::new(self.status())
-            .content_type_static("text/plain; charset=utf-8")
-            .body(format!("{self}\n"))
+        Response::error(self.status(), self.to_string())
     }
 }
 

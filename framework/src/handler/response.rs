@@ -237,6 +237,9 @@ pub struct Response {
     /// Set when a header given to the builder was invalid: the response is
     /// replaced by a 500 rather than sending a malformed or injected header.
     pub(crate) invalid: bool,
+    /// An error's message (see [`Response::error`]): the app's error page,
+    /// if it has one, formats the response from it.
+    pub(crate) error: Option<std::borrow::Cow<'static, str>>,
 }
 
 impl Default for Response {
@@ -254,7 +257,35 @@ impl Response {
             headers: Vec::new(),
             body: Body::Empty,
             invalid: false,
+            error: None,
         }
+    }
+
+    /// An error: `message` as plain text, or as the app's error page formats
+    /// it (`App::error_page`: JSON, HTML ...). The framework's own errors
+    /// (404, 405, 413, an extractor's rejection ...) are made this way.
+    pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
+        let message: String = message.into();
+        let mut r = Response::new(status)
+            .content_type_static("text/plain; charset=utf-8")
+            .body(format!("{message}\n"));
+        r.error = Some(message.into());
+        r
+    }
+
+    /// A framework error whose text is static: `text` (ending in a newline)
+    /// as the body, without the newline as the message. No allocation.
+    pub(crate) fn static_error(status: StatusCode, text: &'static str) -> Response {
+        let mut r = Response::new(status)
+            .content_type_static("text/plain; charset=utf-8")
+            .body(text);
+        r.error = Some(text.trim_end().into());
+        r
+    }
+
+    /// The message of an error response, if it is one.
+    pub fn error_message(&self) -> Option<&str> {
+        self.error.as_deref()
     }
 
     /// 200 OK.

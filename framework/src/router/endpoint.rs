@@ -65,6 +65,13 @@ impl<T> Endpoint<T> {
         Ok(())
     }
 
+    /// Every route, as (method, pattern, value), for re-registering.
+    pub(super) fn into_routes(self, out: &mut Vec<(Method, Box<str>, T)>) {
+        for r in self.routes {
+            out.push((r.method, r.pattern, r.value));
+        }
+    }
+
     /// The route for `method`; a HEAD request without its own HEAD route
     /// uses the GET route (the response writer drops the body).
     pub(super) fn route(&self, method: &Method) -> Option<&Route<T>> {

@@ -53,6 +53,11 @@ impl RouteError {
         &self.pattern
     }
 
+    /// A nest prefix that does not start with `/`.
+    pub(crate) fn new_prefix(prefix: &str) -> Self {
+        Self::new(prefix, ErrorKind::MissingLeadingSlash)
+    }
+
     /// What is wrong with it.
     pub fn kind(&self) -> &ErrorKind {
         &self.kind

@@ -178,6 +178,17 @@ impl<T> Router<T> {
         }
     }
 
+    /// Takes every route out, as (method, pattern as registered, value):
+    /// to register them again elsewhere (`App::nest`).
+    pub fn into_routes(self) -> Vec<(Method, Box<str>, T)> {
+        let mut out = Vec::with_capacity(self.len);
+        for (_, endpoint) in self.exact {
+            endpoint.into_routes(&mut out);
+        }
+        self.root.into_routes(&mut out);
+        out
+    }
+
     /// Number of registered routes (method + pattern pairs).
     pub fn len(&self) -> usize {
         self.len

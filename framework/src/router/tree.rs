@@ -80,6 +80,19 @@ impl<T> Node<T> {
     /// On success `params` holds the decoded captures. A candidate endpoint
     /// whose captures are not valid UTF-8 once decoded does not match, and
     /// the search goes on.
+    /// Every route below this node, as (method, pattern, value).
+    pub(super) fn into_routes(self, out: &mut Vec<(Method, Box<str>, T)>) {
+        for (_, child) in self.statics {
+            child.into_routes(out);
+        }
+        if let Some(child) = self.param {
+            child.into_routes(out);
+        }
+        for endpoint in [self.rest, self.endpoint].into_iter().flatten() {
+            endpoint.into_routes(out);
+        }
+    }
+
     pub(super) fn find<'r>(
         &'r self,
         path: &[u8],

@@ -28,13 +28,14 @@ mod tests;
 use std::time::Duration;
 
 use crate::app::App;
+use crate::app::Resolved;
 use crate::conn::{BodyProgress, BufPool, ChunkedProgress, Conn, FeedFraming, HeadScan, Waiting};
 use crate::handler::{BodyError, HandlerKind};
 use crate::http::body::{ChunkedDecoder, DecodeStatus};
 use crate::http::date::DateCache;
 use crate::http::encode;
 use crate::http::head::{parse_head, BodyKind, Limits, ParseError, ParseStatus, RequestHead};
-use crate::router::{Lookup, Params};
+use crate::router::Params;
 use crate::runtime::timer::{Clock, Deadline, Millis};
 
 /// Stop serving pipelined requests once this much output waits for the
@@ -222,13 +223,7 @@ impl Exchange {
                 Ok(Step::Deferred) => return (pos, Stop::Held),
                 Err(e) => {
                     tracing::debug!(core = self.core, status = e.status().as_u16(), reason = ?e, "rejecting request");
-                    self.pool.ensure(&mut conn.http.out);
-                    encode::write_error(
-                        &mut conn.http.out,
-                        e.status(),
-                        self.date.get(),
-                        &self.server_header,
-                    );
+                    self.write_error(conn, e.status());
                     conn.end_after_flush();
                     self.drop_chunked(conn);
                     return (input.len(), Stop::Done);
@@ -428,8 +423,8 @@ impl Exchange {
             path => path,
         };
         matches!(
-            self.app.router.lookup(&head.method, path, &mut self.params),
-            Lookup::Found(h) if matches!(h.0, HandlerKind::Async(_))
+            self.app.resolve(&head.method, path, &mut self.params),
+            Resolved::Handler(h) if matches!(h.0, HandlerKind::Async(_))
         )
     }
 

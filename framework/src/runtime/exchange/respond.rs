@@ -15,13 +15,13 @@ use crate::runtime::executor::panic_message;
 
 use super::stream::{Framing, StreamOut};
 use super::Exchange;
+use crate::app::Resolved;
 use crate::conn::{Conn, Outgoing};
 use crate::handler::{
     AsyncBody, Body, Deferred, HandlerKind, Part, Pending, PipeReader, Reply, Request, Response,
 };
 use crate::http::encode::{self, BodyLength, ResponseHeadParams};
 use crate::http::head::Version;
-use crate::router::Lookup;
 use crate::runtime::executor::with_core;
 use crate::runtime::timer::Millis;
 
@@ -50,8 +50,8 @@ impl Exchange {
                 .header(ALLOW, "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")
                 .into()
         } else {
-            match self.app.router.lookup(&head.method, path, &mut self.params) {
-                Lookup::Found(handler) => {
+            match self.app.resolve(&head.method, path, &mut self.params) {
+                Resolved::Handler(handler) => {
                     let (params, at) = (&self.params, (self.core, conn.peer));
                     let call = || match &handler.0 {
                         HandlerKind::Sync(f) => {
@@ -71,8 +71,8 @@ impl Exchange {
                         }
                     }
                 }
-                Lookup::NotFound => plain(StatusCode::NOT_FOUND).into(),
-                Lookup::MethodNotAllowed { allow } => {
+                Resolved::NotFound => plain(StatusCode::NOT_FOUND).into(),
+                Resolved::MethodNotAllowed { allow } => {
                     let mut r = plain(StatusCode::METHOD_NOT_ALLOWED);
                     if let Ok(v) = HeaderValue::from_str(allow) {
                         r.headers.push((ALLOW, v));
@@ -134,11 +134,11 @@ impl Exchange {
             b"" => b"/",
             path => path,
         };
-        let response = match self.app.router.lookup(&head.method, path, &mut self.params) {
+        let response = match self.app.resolve(&head.method, path, &mut self.params) {
             _ if path == b"*" => return false,
-            Lookup::Found(_) => return false,
-            Lookup::NotFound => plain(StatusCode::NOT_FOUND),
-            Lookup::MethodNotAllowed { allow } => {
+            Resolved::Handler(_) => return false,
+            Resolved::NotFound => plain(StatusCode::NOT_FOUND),
+            Resolved::MethodNotAllowed { allow } => {
                 let mut r = plain(StatusCode::METHOD_NOT_ALLOWED);
                 if let Ok(v) = HeaderValue::from_str(allow) {
                     r.headers.push((ALLOW, v));
@@ -180,6 +180,7 @@ impl Exchange {
     /// Encodes `response` into the connection's output.
     fn encode(&mut self, conn: &mut Conn, response: Response, mut d: Deferred) {
         d.close |= self.feed_before_response(conn);
+        let response = self.error_page(response);
         self.pool.ensure(&mut conn.http.out);
         let later = write_response(
             &mut conn.http.out,
@@ -208,6 +209,41 @@ impl Exchange {
         if close {
             conn.end_after_flush();
         }
+    }
+}
+
+impl Exchange {
+    /// An error response as the app's error page formats it (the status and
+    /// the extra headers kept); anything else as it is.
+    pub(super) fn error_page(&self, response: Response) -> Response {
+        let (Some(page), Some(message)) = (&self.app.error_page, response.error.as_deref()) else {
+            return response;
+        };
+        let mut paged = page(response.status, message).status(response.status);
+        paged.headers.extend(response.headers);
+        paged.error = response.error;
+        paged
+    }
+
+    /// A framework error for a request that could not be read (bad syntax,
+    /// a limit, a timeout): the connection closes after it.
+    pub(crate) fn write_error(&mut self, conn: &mut Conn, status: StatusCode) {
+        self.pool.ensure(&mut conn.http.out);
+        if self.app.error_page.is_none() {
+            return encode::write_error(
+                &mut conn.http.out,
+                status,
+                self.date.get(),
+                &self.server_header,
+            );
+        }
+        let message = status.canonical_reason().unwrap_or("error");
+        let d = Deferred {
+            is_head: false,
+            http10: false,
+            close: true,
+        };
+        self.encode(conn, Response::error(status, message), d);
     }
 }
 
@@ -329,14 +365,12 @@ fn write_response(out: &mut Vec<u8>, mut response: Response, p: &WriteParams<'_>
     later
 }
 
-/// A plain-text response whose body is the status line's text.
-fn plain(status: StatusCode) -> Response {
-    let text: &'static str = match status {
+/// A framework-made error response: the status line's text.
+pub(crate) fn plain(status: StatusCode) -> Response {
+    let text = match status {
         StatusCode::NOT_FOUND => "404 Not Found\n",
         StatusCode::METHOD_NOT_ALLOWED => "405 Method Not Allowed\n",
         _ => "500 Internal Server Error\n",
     };
-    Response::new(status)
-        .content_type_static("text/plain; charset=utf-8")
-        .body(text)
+    Response::static_error(status, text)
 }

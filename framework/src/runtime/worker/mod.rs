@@ -590,13 +590,8 @@ impl Worker {
         // A request started but not finished in time: 408, then close.
         self.ex.drop_input(conn);
         conn.http.waiting = Waiting::Idle; // no read timeout: see Conn::due
-        self.ex.pool.ensure(&mut conn.http.out);
-        crate::http::encode::write_error(
-            &mut conn.http.out,
-            ::http::StatusCode::REQUEST_TIMEOUT,
-            self.ex.date.get(),
-            &self.ex.server_header,
-        );
+        self.ex
+            .write_error(conn, ::http::StatusCode::REQUEST_TIMEOUT);
         conn.end_after_flush();
         self.queue(slot);
     }

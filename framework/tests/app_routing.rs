@@ -1,0 +1,140 @@
+//! Nesting, fallbacks, `{param}` patterns and the error page: every error the
+//! framework makes (404, 405, 413, 400 for an unreadable request, an
+//! extractor's rejection, a panic's 500) comes out as the app formats it.
+
+mod common;
+
+use common::*;
+use percore::{get, post, App, Json, Path, Response, StatusCode};
+
+fn api() -> App {
+    App::new()
+        .route("/", get(|| "api root"))
+        .route(
+            "/todos/{id}",
+            get(|Path(id): Path<u64>| format!("todo {id}")),
+        )
+        .route(
+            "/files/{*rest}",
+            get(|Path(rest): Path<String>| format!("file {rest}")),
+        )
+        .route("/boom", get(|| -> &'static str { panic!("bug") }))
+        .route(
+            "/echo",
+            post(|Json(v): Json<serde_json::Value>| async move { Json(v) }),
+        )
+        .fallback(|req: &percore::Request| {
+            (
+                StatusCode::NOT_FOUND,
+                format!("no api route for {}", req.path()),
+            )
+        })
+}
+
+fn app() -> App {
+    App::new()
+        .route("/", get(|| "home"))
+        .route("/only-get", get(|| "got"))
+        .route(
+            "/taken",
+            get(|| Response::error(StatusCode::CONFLICT, "taken")),
+        )
+        .nest("/api", api())
+        .error_page(|status, message| {
+            Json(serde_json::json!({"error": message, "code": status.as_u16()}))
+        })
+}
+
+fn req(addr: std::net::SocketAddr, raw: &str) -> Resp {
+    roundtrip(addr, raw.as_bytes())
+}
+
+fn json(r: &Resp) -> serde_json::Value {
+    serde_json::from_slice(&r.body)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&r.body)))
+}
+
+#[test]
+fn nested_routes_fallbacks_and_brace_patterns() {
+    let server = start(1, |_| app());
+    let addr = server.local_addr();
+    let get = |path: &str| req(addr, &format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert_eq!(get("/").body, b"home");
+    assert_eq!(get("/api").body, b"api root");
+    assert_eq!(get("/api/todos/7").body, b"todo 7");
+    assert_eq!(get("/api/files/a/b.txt").body, b"file a/b.txt");
+    let r = get("/api/nothing/here");
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (404, &b"no api route for /api/nothing/here"[..])
+    );
+    // Outside the nest there is no fallback: the framework's 404, as JSON.
+    let r = get("/apiary");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(json(&r)["code"], 404);
+}
+
+#[test]
+fn every_framework_error_goes_through_the_error_page() {
+    let server = start_with(1, |c| c.limits.max_body = 1000, |_| app());
+    let addr = server.local_addr();
+
+    let r = req(addr, "DELETE /only-get HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET, HEAD"));
+    assert_eq!(json(&r)["error"], "405 Method Not Allowed");
+
+    let r = req(
+        addr,
+        "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n",
+    );
+    assert_eq!(r.status, 413);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.header("connection"), Some("close"));
+
+    let r = req(addr, "GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.status, 400);
+    assert_eq!(json(&r)["code"], 400);
+
+    let r = req(addr, "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}");
+    assert_eq!(r.status, 415);
+    assert!(json(&r)["error"]
+        .as_str()
+        .unwrap()
+        .contains("application/json"));
+
+    let r = req(addr, "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{]");
+    assert_eq!(r.status, 400);
+    assert!(json(&r)["error"]
+        .as_str()
+        .unwrap()
+        .contains("malformed JSON"));
+
+    let r = req(addr, "GET /api/boom HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.status, 500);
+    assert_eq!(json(&r)["code"], 500);
+
+    // A handler's own Response::error is formatted too; its success is not.
+    let r = req(addr, "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n[1,2,3]");
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"[1,2,3]"[..]));
+    let r = req(addr, "GET /taken HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.status, 409);
+    assert_eq!(json(&r)["error"], "taken");
+}
+
+#[test]
+fn bad_patterns_refuse_to_start_with_a_clear_error() {
+    let mut config = percore::Config::default();
+    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config.server.workers = 1;
+    let err = percore::Server::new(config)
+        .start(|_| App::new().route("/file-{id}.json", get(|| "x")))
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("{name}") && text.contains("/file-{id}.json"),
+        "{text}"
+    );
+}
