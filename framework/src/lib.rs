@@ -80,6 +80,7 @@ pub mod http;
 pub mod net;
 pub mod router;
 mod runtime;
+pub mod testing;
 pub mod time;
 
 pub use ::http::{header, Method, StatusCode};

@@ -7,7 +7,7 @@ pub(crate) mod executor;
 mod signals;
 pub(crate) mod stats;
 pub(crate) mod timer;
-mod worker;
+pub(crate) mod worker;
 
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

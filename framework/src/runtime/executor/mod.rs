@@ -287,6 +287,24 @@ impl Core {
         !self.ready.borrow().is_empty()
     }
 
+    /// A task's sleep, entered in the timer heap for `at`, is due: wake its
+    /// task (unless the sleep moved or went since).
+    pub(crate) fn fire_sleep(&self, at: Millis, key: u32) {
+        let waker = {
+            let mut sleeps = self.sleeps.borrow_mut();
+            match sleeps.get_mut(key as usize) {
+                Some(entry) if entry.armed.is(at) => {
+                    entry.armed.clear();
+                    entry.waker.clone()
+                }
+                _ => None,
+            }
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
     /// Takes the wakes other threads left.
     pub(crate) fn take_remote_wakes(&self, scratch: &mut Vec<u64>) {
         self.remote.drain(scratch);

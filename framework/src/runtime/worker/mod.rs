@@ -517,7 +517,7 @@ impl Worker {
                 break;
             };
             if slot >= TASK_TIMER {
-                self.fire_sleep(at, slot - TASK_TIMER);
+                self.core.fire_sleep(at, slot - TASK_TIMER);
                 continue;
             }
             let Some(conn) = self.conns.get_mut(slot as usize) else {
@@ -543,23 +543,6 @@ impl Worker {
                 debug!(core = self.ex.core, "drain deadline: closing");
                 self.begin_close(slot);
             }
-        }
-    }
-
-    /// A task's sleep is due: wake its task.
-    fn fire_sleep(&mut self, at: Millis, key: u32) {
-        let waker = {
-            let mut sleeps = self.core.sleeps.borrow_mut();
-            match sleeps.get_mut(key as usize) {
-                Some(entry) if entry.armed.is(at) => {
-                    entry.armed.clear();
-                    entry.waker.clone()
-                }
-                _ => None,
-            }
-        };
-        if let Some(w) = waker {
-            w.wake();
         }
     }
 
