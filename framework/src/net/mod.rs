@@ -6,9 +6,11 @@
 //! The first listener binds the configured address; when its port is 0 the
 //! others bind the port the kernel chose for it, so every core serves one port.
 
+mod compat;
 pub(crate) mod sockaddr;
 mod stream;
 
+pub use compat::Compat;
 pub use stream::{TcpListener, TcpStream};
 
 use std::io;

@@ -136,6 +136,27 @@ impl TcpStream {
         (Ok(()), op.buf)
     }
 
+    /// Sets `TCP_NODELAY` (no Nagle delay for small writes: request and
+    /// response protocols such as a database's want it).
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        let value: libc::c_int = on.into();
+        // SAFETY: setsockopt on our own socket with a properly sized int.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_NODELAY,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
     /// Shuts down reading, writing or both.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         let how = match how {
