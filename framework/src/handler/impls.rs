@@ -41,7 +41,8 @@ where
 {
     fn into_boxed(self) -> BoxedHandler {
         let pool = FuturePool::new();
-        BoxedHandler(HandlerKind::Async(Box::new(move |_| {
+        // It takes nothing: no owned copy of the request is made for it.
+        BoxedHandler(HandlerKind::AsyncBare(Box::new(move || {
             Reply::Spawn(pool.start(Answering { future: self() }))
         })))
     }

@@ -107,6 +107,9 @@ pub(crate) enum HandlerKind {
     /// Owns the request and runs as a task; called once the head is
     /// parsed, its body streams in.
     Async(Box<dyn Fn(Request) -> Reply>),
+    /// Runs as a task and takes nothing from the request (its body, if
+    /// any, is discarded).
+    AsyncBare(Box<dyn Fn() -> Reply>),
 }
 
 fn boxed<H: Handler<M>, M>(h: H) -> BoxedHandler {

@@ -424,7 +424,7 @@ impl Exchange {
         };
         matches!(
             self.app.resolve(&head.method, path, &mut self.params),
-            Resolved::Handler(h) if matches!(h.0, HandlerKind::Async(_))
+            Resolved::Handler(h) if matches!(h.0, HandlerKind::Async(_) | HandlerKind::AsyncBare(_))
         )
     }
 

@@ -57,6 +57,7 @@ impl Exchange {
                         HandlerKind::Sync(f) => {
                             Request::with_borrowed(head_bytes, head, params, body, at, f)
                         }
+                        HandlerKind::AsyncBare(f) => f(),
                         HandlerKind::Async(f) => f(Request::owned(
                             head_bytes, head, params, body, at, streaming,
                         )),
