@@ -801,6 +801,23 @@ fn inspecting_upstream() -> SocketAddr {
                         .to_ascii_lowercase()
                         .replace("\r\n", "\n");
                     buf.drain(..end + 4);
+                    let bad_framing = [
+                        ("get /badcl ", "Content-Length: abc\r\n"),
+                        ("get /pluscl ", "Content-Length: +2\r\n"),
+                        ("get /twocl ", "Content-Length: 2\r\nContent-Length: 3\r\n"),
+                        ("get /gzip ", "Transfer-Encoding: gzip\r\n"),
+                        ("get /status99 ", ""),
+                    ];
+                    if let Some((path, framing)) =
+                        bad_framing.iter().find(|(p, _)| head.starts_with(p))
+                    {
+                        let status = if path.contains("99") { "099" } else { "200" };
+                        let _ = c.write_all(
+                            format!("HTTP/1.1 {status} OK\r\n{framing}Connection: close\r\n\r\nok")
+                                .as_bytes(),
+                        );
+                        return;
+                    }
                     if head.starts_with("post /early") {
                         let _ = c.write_all(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 5\r\nConnection: close\r\n\r\nearly");
                         std::thread::sleep(Duration::from_millis(200));
@@ -880,6 +897,38 @@ fn proxy_streams_uploads_adds_x_forwarded_for_and_strips_hop_headers() {
         body(&r).contains("\nx-forwarded-for: 10.0.0.1, 127.0.0.1\n"),
         "{r}"
     );
+    // Every X-Forwarded-For line counts (RFC 9110 5.3), as with nginx.
+    let r = exchange(
+        addr,
+        b"GET /h HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For: 2.2.2.2\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        body(&r).contains("\nx-forwarded-for: 1.1.1.1, 2.2.2.2, 127.0.0.1\n"),
+        "{r}"
+    );
+    // An absolute-form target goes up in origin form; Host always goes up,
+    // even when Connection names it; any method is proxied.
+    let r = exchange(
+        addr,
+        b"GET http://evil.example/h?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close, host\r\n\r\n",
+    );
+    let seen = body(&r);
+    assert!(seen.starts_with("get /h?q=1 http/1.1\n"), "{seen}");
+    assert!(seen.contains("\nhost: x\n"), "{seen}");
+    let r = exchange(
+        addr,
+        b"PROPFIND /dav HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(body(&r).starts_with("propfind /dav http/1.1\n"), "{r}");
+    // An upstream answer whose framing is unknowable is 502, not a guess.
+    for path in ["/badcl", "/pluscl", "/twocl", "/gzip", "/status99"] {
+        let r = exchange(
+            addr,
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        assert!(r.starts_with("HTTP/1.1 502 "), "{path}: {r}");
+        assert!(body(&r).starts_with("502"), "{path}: {r}");
+    }
 
     // Large bodies stream up, trickled: Content-Length kept, chunked
     // re-chunked, every byte there.

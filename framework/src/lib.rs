@@ -91,8 +91,8 @@ pub use driver::SetupError;
 pub use error::{Error, Result};
 pub use extract::{Cookies, Form, Json, Path, Query, State};
 pub use handler::{
-    delete, get, head, on, options, patch, post, put, Body, BodyError, BodySender, Handler, Html,
-    IntoResponse, MethodRouter, Redirect, Request, RequestBody, Response,
+    any, delete, get, head, on, options, patch, post, put, Body, BodyError, BodySender, Handler,
+    Html, IntoResponse, MethodRouter, Redirect, Request, RequestBody, Response,
 };
 pub use runtime::executor::{spawn_blocking, spawn_local, BlockingHandle, JoinError, JoinHandle};
 pub use runtime::stats::{core_stats, CoreStats};

@@ -36,6 +36,11 @@ fn app() -> App {
         .route("/", get(|| "home"))
         .route("/only-get", get(|| "got"))
         .route(
+            "/anything",
+            percore::any(|req: &percore::Request| format!("any {}", req.method()))
+                .get(|| "the GET"),
+        )
+        .route(
             "/taken",
             get(|| Response::error(StatusCode::CONFLICT, "taken")),
         )
@@ -69,6 +74,18 @@ fn nested_routes_fallbacks_and_brace_patterns() {
         (404, &b"no api route for /api/nothing/here"[..])
     );
     // Outside the nest there is no fallback: the framework's 404, as JSON.
+    assert_eq!(
+        get("/anything").body,
+        b"the GET",
+        "a method's own route wins"
+    );
+    for m in ["POST", "PROPFIND", "PURGE", "DELETE"] {
+        let r = req(
+            addr,
+            &format!("{m} /anything HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"),
+        );
+        assert_eq!(r.body, format!("any {m}").as_bytes());
+    }
     let r = get("/apiary");
     assert_eq!(r.status, 404);
     assert_eq!(r.header("content-type"), Some("application/json"));

@@ -357,3 +357,63 @@ fn failures_reach_the_handler_as_errors() {
     );
     assert_eq!(text(&r), "hi");
 }
+
+#[test]
+fn a_half_close_after_a_whole_body_still_delivers_all_of_it_and_nothing_else() {
+    let server = server(|_| {});
+    let addr = server.local_addr();
+    // The body looks like requests: none of it may ever be served as one.
+    let fake = b"GET /sync HTTP/1.1\r\nHost: s\r\n\r\n";
+    let body: Vec<u8> = fake
+        .iter()
+        .copied()
+        .cycle()
+        .take(fake.len() * 9000)
+        .collect();
+    for chunked_body in [false, true] {
+        let mut req = if chunked_body {
+            b"POST /late/300 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec()
+        } else {
+            format!(
+                "POST /late/300 HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes()
+        };
+        if chunked_body {
+            req.extend_from_slice(&chunked(&body, 5000));
+        } else {
+            req.extend_from_slice(&body);
+        }
+        let mut s = connect(addr);
+        let writer = {
+            let mut w = s.try_clone().unwrap();
+            std::thread::spawn(move || {
+                w.write_all(&req).unwrap();
+                w.shutdown(Shutdown::Write).unwrap();
+            })
+        };
+        let (bytes, closed) = read_to_close(&mut s);
+        writer.join().unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(closed, "chunked {chunked_body}");
+        assert_eq!(
+            text.matches("HTTP/1.1 ").count(),
+            1,
+            "one answer, the body never parsed as requests (chunked {chunked_body}): {}",
+            &text[..text.len().min(300)]
+        );
+        assert!(
+            text.starts_with("HTTP/1.1 200 ")
+                && text.ends_with(&format!("{} after 300", body.len())),
+            "chunked {chunked_body}: {}",
+            &text[..text.len().min(300)]
+        );
+    }
+    // The core serves on, holding nothing.
+    let r = roundtrip(
+        addr,
+        b"POST /sync HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx",
+    );
+    assert_eq!(text(&r), "1");
+}

@@ -34,6 +34,8 @@ pub enum BodyError {
     TooLarge,
     /// The chunked framing was malformed (400).
     Malformed,
+    /// The chunked body's trailer section was over its limit (431).
+    TrailersTooLarge,
     /// The client closed its side before the body ended (400).
     Incomplete,
     /// The body stopped arriving for longer than the body timeout (408).
@@ -50,6 +52,7 @@ impl BodyError {
         match self {
             BodyError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             BodyError::Malformed | BodyError::Incomplete => StatusCode::BAD_REQUEST,
+            BodyError::TrailersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             BodyError::TimedOut => StatusCode::REQUEST_TIMEOUT,
             BodyError::Aborted | BodyError::Taken => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -61,6 +64,7 @@ impl std::fmt::Display for BodyError {
         f.write_str(match self {
             BodyError::TooLarge => "request body too large",
             BodyError::Malformed => "malformed chunked request body",
+            BodyError::TrailersTooLarge => "request trailer fields too large",
             BodyError::Incomplete => "the client closed before the request body ended",
             BodyError::TimedOut => "the request body stopped arriving (body timeout)",
             BodyError::Aborted => "the connection closed",
@@ -196,7 +200,9 @@ impl Drop for PipeReader {
 /// A request body as a stream of chunks, in arrival order, de-chunked:
 /// `while let Some(chunk) = body.chunk().await { let chunk = chunk?; .. }`.
 /// Also a [`futures_core::Stream`] of `Result<Bytes, BodyError>`, so it can
-/// be the body of a response (`Body::from_stream`) or fed to an upstream.
+/// be the body of a response (`Response::ok().body(req.body_stream())`, or
+/// `Body::from_try_stream`: an error cuts the response off) or fed to an
+/// upstream.
 /// Bounded by `limits.max_body`; an error is yielded once, then `None`.
 pub struct RequestBody {
     inner: Inner,

@@ -166,6 +166,12 @@ impl MethodRouter {
     }
 }
 
+/// Routes requests of every method to `handler` (a proxy, a catch-all);
+/// a route of its own for a method wins over it.
+pub fn any<H: Handler<M>, M>(handler: H) -> MethodRouter {
+    MethodRouter::default().on(crate::router::any_method(), handler)
+}
+
 /// Routes requests of `method` to `handler`.
 pub fn on<H: Handler<M>, M>(method: Method, handler: H) -> MethodRouter {
     MethodRouter::default().on(method, handler)

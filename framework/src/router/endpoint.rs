@@ -73,16 +73,19 @@ impl<T> Endpoint<T> {
     }
 
     /// The route for `method`; a HEAD request without its own HEAD route
-    /// uses the GET route (the response writer drops the body).
+    /// uses the GET route (the response writer drops the body); then the
+    /// route for any method ([`super::any_method`]), if there is one.
     pub(super) fn route(&self, method: &Method) -> Option<&Route<T>> {
         let find = |m: &Method| self.routes.iter().find(|r| r.method == *m);
-        find(method).or_else(|| {
-            if *method == Method::HEAD {
-                find(&Method::GET)
-            } else {
-                None
-            }
-        })
+        find(method)
+            .or_else(|| {
+                if *method == Method::HEAD {
+                    find(&Method::GET)
+                } else {
+                    None
+                }
+            })
+            .or_else(|| self.routes.iter().find(|r| super::is_any(&r.method)))
     }
 
     /// The `Allow` header value listing every method this endpoint answers.
@@ -95,7 +98,7 @@ impl<T> Endpoint<T> {
 /// [`Endpoint::route`]); standard methods come in the order of RFC 9110's
 /// method table followed by PATCH, then extension methods sorted by name.
 fn allow_value<'m>(methods: impl Iterator<Item = &'m Method>) -> Box<str> {
-    let mut list: Vec<&Method> = methods.collect();
+    let mut list: Vec<&Method> = methods.filter(|m| !super::is_any(m)).collect();
     if list.contains(&&Method::GET) && !list.contains(&&Method::HEAD) {
         list.push(&Method::HEAD);
     }

@@ -87,6 +87,17 @@ pub enum Lookup<'r, T> {
     },
 }
 
+/// The method a route registers to answer every method without a route of
+/// its own (extension methods included): `*`, which `Router::insert` and
+/// `MethodRouter::any` take.
+pub fn any_method() -> Method {
+    Method::from_bytes(b"*").expect("`*` is a token")
+}
+
+fn is_any(m: &Method) -> bool {
+    m.as_str() == "*"
+}
+
 impl<T> Router<T> {
     /// An empty router.
     pub fn new() -> Self {

@@ -37,8 +37,7 @@ use percore::config::CommonArgs;
 use percore::net::TcpStream;
 use percore::time::timeout;
 use percore::{
-    spawn_local, App, Body, IntoResponse, Method, MethodRouter, Request, Response, Server,
-    StatusCode,
+    spawn_local, App, Body, IntoResponse, Method, Request, Response, Server, StatusCode,
 };
 
 use relay::{relay, upload, Empty, Upload, UploadError};
@@ -119,21 +118,10 @@ fn app(addr: SocketAddr, limit: Duration) -> App {
         limit,
         idle: RefCell::new(Vec::new()),
     });
+    // Every method, extension methods (PROPFIND, PURGE ...) included.
     let every_method = || {
-        let mut methods = MethodRouter::default();
-        for m in [
-            Method::GET,
-            Method::HEAD,
-            Method::POST,
-            Method::PUT,
-            Method::DELETE,
-            Method::PATCH,
-            Method::OPTIONS,
-        ] {
-            let up = up.clone();
-            methods = methods.on(m, move |req: Request| proxy(up.clone(), req));
-        }
-        methods
+        let up = up.clone();
+        percore::any(move |req: Request| proxy(up.clone(), req))
     };
     App::new()
         .route("/", every_method())

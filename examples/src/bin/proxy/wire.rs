@@ -71,34 +71,43 @@ pub fn upstream_head(
     let mut out = Vec::with_capacity(512 + body_len.unwrap_or(0));
     out.extend_from_slice(req.method().as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(req.target().as_bytes());
+    // Origin form, always: an absolute-form target (`http://other/p`) would
+    // make the upstream take its host from the target, not from Host.
+    out.extend_from_slice(req.path().as_bytes());
+    if let Some(q) = req.query() {
+        out.push(b'?');
+        out.extend_from_slice(q.as_bytes());
+    }
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    let mut forwarded_for: Option<&[u8]> = None;
+    let forwarded_for = req.header_list("x-forwarded-for");
+    let mut host_sent = false;
     for (name, value) in req.headers() {
         if name.eq_ignore_ascii_case(b"x-forwarded-for") {
-            forwarded_for = Some(value); // extended below
-            continue;
+            continue; // every line, joined, below
         }
-        if hop_by_hop(name, &connection)
+        // Host is never hop-by-hop (Connection may not take it away).
+        let host = name.eq_ignore_ascii_case(b"host");
+        if (!host && hop_by_hop(name, &connection))
             || name.eq_ignore_ascii_case(b"content-length")
             || name.eq_ignore_ascii_case(b"expect")
         {
             continue;
         }
+        host_sent |= host;
         out.extend_from_slice(name);
         out.extend_from_slice(b": ");
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     }
-    if req.header_bytes("host").is_none() {
+    if !host_sent {
         // An HTTP/1.0 client may send none; HTTP/1.1 upstreams need one.
         out.extend_from_slice(format!("host: {upstream}\r\n").as_bytes());
     }
-    // As nginx's $proxy_add_x_forwarded_for: the client's list, then the
-    // client (the peer of this connection).
+    // As nginx's $proxy_add_x_forwarded_for: the client's list (every line),
+    // then the client (the peer of this connection).
     out.extend_from_slice(b"x-forwarded-for: ");
     if let Some(list) = forwarded_for {
-        out.extend_from_slice(list);
+        out.extend_from_slice(&list);
         out.extend_from_slice(b", ");
     }
     out.extend_from_slice(req.client_addr().ip().to_string().as_bytes());
@@ -177,9 +186,13 @@ pub async fn read_head(conn: &TcpStream, head_only: bool) -> Result<(Head, Vec<u
 }
 
 fn head_of(parsed: &httparse::Response<'_, '_>, head_only: bool) -> Result<Head, String> {
-    let status = parsed.code.unwrap_or(502);
+    let status = parsed.code.unwrap_or(0);
+    if !(200..=599).contains(&status) {
+        return Err(format!("an upstream status of {status}"));
+    }
     let mut length: Option<u64> = None;
     let mut chunked = false;
+    let mut coded = false;
     let mut close = parsed.version == Some(0);
     let mut headers = Vec::new();
     let connection: Vec<u8> = parsed
@@ -191,12 +204,30 @@ fn head_of(parsed: &httparse::Response<'_, '_>, head_only: bool) -> Result<Head,
     for h in parsed.headers.iter() {
         let name = h.name.to_ascii_lowercase();
         match name.as_str() {
+            // RFC 9112 6.3: a Content-Length that is not 1*DIGIT, or two
+            // that differ, leave the framing unknown: 502, never a guess.
             "content-length" => {
-                length = std::str::from_utf8(h.value)
+                let v = h.value.trim_ascii();
+                if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+                    return Err("an invalid upstream Content-Length".into());
+                }
+                let n: u64 = std::str::from_utf8(v)
                     .ok()
-                    .and_then(|v| v.trim().parse().ok())
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("an upstream Content-Length out of range")?;
+                if length.is_some_and(|l| l != n) {
+                    return Err("two upstream Content-Lengths that differ".into());
+                }
+                length = Some(n);
             }
-            "transfer-encoding" => chunked = h.value.to_ascii_lowercase().ends_with(b"chunked"),
+            "transfer-encoding" => {
+                coded = true;
+                let codings = h.value.to_ascii_lowercase();
+                chunked = codings
+                    .rsplit(|&b| b == b',')
+                    .next()
+                    .is_some_and(|last| last.trim_ascii() == b"chunked");
+            }
             "connection" => {
                 let v = h.value.to_ascii_lowercase();
                 if v.windows(5).any(|w| w == b"close") {
@@ -211,6 +242,10 @@ fn head_of(parsed: &httparse::Response<'_, '_>, head_only: bool) -> Result<Head,
         if !hop_by_hop(name.as_bytes(), &connection) && !own {
             headers.push((name, h.value.to_vec()));
         }
+    }
+    if coded && !chunked {
+        // A coding the proxy would pass on undecoded, its header dropped.
+        return Err("an upstream Transfer-Encoding that is not chunked last".into());
     }
     let framing = if head_only || status == 204 || status == 304 {
         Framing::None

@@ -73,6 +73,7 @@ impl Exchange {
         if !self.feed_check(conn) {
             return (input.len(), Fed::Ended);
         }
+        let no_more = conn.http.peer_eof;
         let Some(feed) = conn.http.feed_mut() else {
             return (0, Fed::Done);
         };
@@ -124,6 +125,11 @@ impl Exchange {
             None if more_input => {
                 feed.writer.0.borrow_mut().stalled = true;
                 (used, Fed::Full)
+            }
+            None if no_more => {
+                // Every byte the peer sent is in, and the body is short.
+                self.fail_feed(conn, BodyError::Incomplete);
+                (input.len(), Fed::Ended)
             }
             None => (used, Fed::NeedMore),
         }
@@ -208,24 +214,27 @@ impl Exchange {
         false
     }
 
-    /// The body stopped arriving in time, or the peer closed mid-body: the
-    /// handler's reads fail with `why`.
+    /// The body cannot go on (it stopped arriving in time, the peer closed
+    /// before its end): the handler's reads fail with `why`, and since the
+    /// framing is lost, nothing after it is read: the input is dropped and
+    /// the connection closes after the answer.
     pub(crate) fn fail_feed(&mut self, conn: &mut Conn, why: BodyError) -> bool {
-        match conn.http.take_feed() {
-            Some(feed) => {
-                feed.writer.end(Err(why));
-                true
-            }
-            None => false,
-        }
+        let Some(feed) = conn.http.take_feed() else {
+            return false;
+        };
+        feed.writer.end(Err(why));
+        conn.http.inbuf.clear();
+        conn.http.scan = crate::conn::HeadScan::default();
+        conn.end_after_flush();
+        true
     }
 }
 
 /// The body error a handler sees for a chunked framing error.
 fn body_error(e: ParseError) -> BodyError {
-    if e.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
-        BodyError::TooLarge
-    } else {
-        BodyError::Malformed
+    match e.status() {
+        http::StatusCode::PAYLOAD_TOO_LARGE => BodyError::TooLarge,
+        http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => BodyError::TrailersTooLarge,
+        _ => BodyError::Malformed,
     }
 }

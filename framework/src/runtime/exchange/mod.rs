@@ -164,7 +164,12 @@ impl Exchange {
     /// The peer will send nothing more (read EOF).
     pub(crate) fn peer_closed(&mut self, conn: &mut Conn) {
         conn.http.peer_eof = true;
-        self.fail_feed(conn, BodyError::Incomplete);
+        // A body streaming to its handler: the bytes already received still
+        // go to it (they wait in the input while its pipe is full); only a
+        // body that cannot end from them fails, now or when they are fed.
+        if conn.http.inbuf.is_empty() {
+            self.fail_feed(conn, BodyError::Incomplete);
+        }
         self.end_if_eof(conn);
     }
 
@@ -272,7 +277,11 @@ impl Exchange {
     /// After the peer's EOF, once no complete request is held back: what is
     /// left can never complete; drop it and close after the last response.
     fn end_if_eof(&mut self, conn: &mut Conn) {
-        if conn.http.peer_eof && conn.http.waiting != Waiting::Held && conn.http.pending.is_none() {
+        if conn.http.peer_eof
+            && conn.http.waiting != Waiting::Held
+            && conn.http.pending.is_none()
+            && !conn.http.is_feeding()
+        {
             conn.http.inbuf.clear();
             self.drop_chunked(conn);
             conn.end_after_flush();
