@@ -11,6 +11,7 @@ use crate::fs::StaticFiles;
 use crate::handler::{
     BoxedHandler, Handler, HandlerKind, IntoResponse, MethodRouter, Request, Response,
 };
+use crate::middleware::{Layer, Layers, Middleware};
 use crate::router::{Lookup, Router};
 use http::{Method, StatusCode};
 
@@ -27,6 +28,8 @@ pub struct App {
     fallbacks: Vec<(String, BoxedHandler)>,
     /// Formats the framework's errors (see [`App::error_page`]).
     pub(crate) error_page: Option<ErrorPage>,
+    /// Middleware around the whole app, outermost first.
+    pub(crate) layers: Vec<Rc<dyn Layer>>,
 }
 
 /// An app's error page: the status and the message, to a response.
@@ -58,6 +61,7 @@ impl App {
             states: HashMap::new(),
             fallbacks: Vec::new(),
             error_page: None,
+            layers: Vec::new(),
         }
     }
 
@@ -142,7 +146,17 @@ impl App {
             states,
             fallbacks,
             error_page: _,
+            layers,
         } = app;
+        // Its own middleware wraps its handlers (inside the outer app's).
+        let layers: Layers = layers.into();
+        let wrapped = |h: BoxedHandler| {
+            if layers.is_empty() {
+                h
+            } else {
+                crate::middleware::wrap(h, layers.clone())
+            }
+        };
         if let Some(e) = error {
             self.error.get_or_insert(e);
         }
@@ -151,12 +165,12 @@ impl App {
                 "/" => prefix.to_string(),
                 p => format!("{prefix}{p}"),
             };
-            if let Err(e) = self.router.insert(method, &full, handler) {
+            if let Err(e) = self.router.insert(method, &full, wrapped(handler)) {
                 self.error.get_or_insert(Error::Route(e));
             }
         }
         for (inner, handler) in fallbacks {
-            self.add_fallback(format!("{prefix}{inner}"), handler);
+            self.add_fallback(format!("{prefix}{inner}"), wrapped(handler));
         }
         for (k, v) in states {
             self.states.entry(k).or_insert(v);
@@ -192,6 +206,34 @@ impl App {
                 }
             }
         }
+    }
+
+    /// Adds a middleware around the whole app: every route and fallback,
+    /// and the framework's 404 and 405 (see [`crate::middleware`]). The
+    /// first added is the outermost.
+    pub fn layer<M: Middleware>(mut self, middleware: M) -> App {
+        self.layers.push(Rc::new(middleware));
+        self
+    }
+
+    /// Wraps every handler in the app's middleware (once, as the app starts
+    /// serving).
+    pub(crate) fn finish(&mut self) {
+        if self.layers.is_empty() {
+            return;
+        }
+        let layers: Layers = self.layers.clone().into();
+        let router = std::mem::take(&mut self.router);
+        for (method, pattern, handler) in router.into_routes() {
+            let wrapped = crate::middleware::wrap(handler, layers.clone());
+            if let Err(e) = self.router.insert(method, &pattern, wrapped) {
+                self.error.get_or_insert(Error::Route(e));
+            }
+        }
+        self.fallbacks = std::mem::take(&mut self.fallbacks)
+            .into_iter()
+            .map(|(prefix, h)| (prefix, crate::middleware::wrap(h, layers.clone())))
+            .collect();
     }
 
     /// Adds a state its handlers extract with `State<T>` (a clone per

@@ -77,6 +77,7 @@ pub mod extract;
 pub mod fs;
 pub mod handler;
 pub mod http;
+pub mod middleware;
 pub mod net;
 pub mod router;
 mod runtime;

@@ -86,6 +86,7 @@ impl TestClient {
 
     /// A client of `app` with `config`'s limits and timeouts.
     pub fn with_limits(mut app: App, config: crate::config::Config) -> TestClient {
+        app.finish();
         if let Some(e) = app.error.take() {
             panic!("the app does not start: {e}");
         }

@@ -264,6 +264,10 @@ fn run_worker(
             return Err(e);
         }
         crate::extract::state::install(app.states());
+        app.finish();
+        if let Some(e) = app.error.take() {
+            return Err(e);
+        }
         let cfg = &setup.config;
         let limits = Limits {
             max_request_target: cfg.limits.max_request_target,

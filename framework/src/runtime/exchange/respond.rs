@@ -22,6 +22,7 @@ use crate::handler::{
 };
 use crate::http::encode::{self, BodyLength, ResponseHeadParams};
 use crate::http::head::Version;
+use crate::middleware;
 use crate::runtime::executor::with_core;
 use crate::runtime::timer::Millis;
 
@@ -44,6 +45,8 @@ impl Exchange {
             b"" => b"/", // absolute-form target without a path
             path => path,
         };
+        // Made by the framework, not a handler (see the middleware below).
+        let mut framework_answer = path == b"*";
         let reply = if path == b"*" {
             // OPTIONS * (the codec admits the asterisk form for OPTIONS only).
             Response::ok()
@@ -72,8 +75,12 @@ impl Exchange {
                         }
                     }
                 }
-                Resolved::NotFound => plain(StatusCode::NOT_FOUND).into(),
+                Resolved::NotFound => {
+                    framework_answer = true;
+                    plain(StatusCode::NOT_FOUND).into()
+                }
                 Resolved::MethodNotAllowed { allow } => {
+                    framework_answer = true;
                     let mut r = plain(StatusCode::METHOD_NOT_ALLOWED);
                     if let Ok(v) = HeaderValue::from_str(allow) {
                         r.headers.push((ALLOW, v));
@@ -81,6 +88,26 @@ impl Exchange {
                     r.into()
                 }
             }
+        };
+        // The framework's own answers (404, 405, OPTIONS *) go through the
+        // app's middleware too; handlers were wrapped as the app started.
+        let reply = match reply {
+            Reply::Ready(r) if framework_answer && !self.app.layers.is_empty() => {
+                let at = (self.core, conn.peer);
+                let layers = &self.app.layers;
+                Reply::Ready(Request::with_borrowed(
+                    head_bytes,
+                    head,
+                    &self.params,
+                    body,
+                    at,
+                    |req| match middleware::before(layers, req) {
+                        Ok(memos) => middleware::after(layers, memos, r),
+                        Err(refused) => refused,
+                    },
+                ))
+            }
+            other => other,
         };
         let deferred = Deferred {
             is_head: head.method == Method::HEAD,

@@ -456,6 +456,30 @@ impl Core {
         }
     }
 
+    /// Changes the response the current task has just answered with (the
+    /// `after` hooks of middleware around an async handler).
+    pub(crate) fn map_answer(&self, f: impl FnOnce(Response) -> Response) {
+        let Some(id) = self.current.get() else {
+            return;
+        };
+        let response = {
+            let mut answers = self.answers.borrow_mut();
+            answers
+                .iter_mut()
+                .rev()
+                .find(|a| a.task == id)
+                .and_then(|a| a.response.take())
+        };
+        let Some(response) = response else {
+            return;
+        };
+        let response = f(response);
+        let mut answers = self.answers.borrow_mut();
+        if let Some(a) = answers.iter_mut().rev().find(|a| a.task == id) {
+            a.response = Some(response);
+        }
+    }
+
     /// A handler task's response, for its connection.
     pub(crate) fn answer(&self, response: Response) {
         let Some(id) = self.current.get() else {

@@ -1,0 +1,144 @@
+//! `Cors`: cross-origin requests (the Fetch standard's CORS protocol).
+//! A preflight (`OPTIONS` with `Access-Control-Request-Method`) is answered
+//! here, 204 with the allowed methods, headers and max-age, or 403 for an
+//! origin not allowed; other requests from an allowed origin get
+//! `Access-Control-Allow-Origin` (and `-Credentials` when allowed).
+//! Responses say `Vary: Origin` whenever the answer depends on it.
+
+use super::Middleware;
+use crate::handler::{Request, Response};
+
+/// The CORS policy.
+#[derive(Debug, Clone)]
+pub struct Cors {
+    /// Allowed origins (`https://app.example`), or `None` for any.
+    origins: Option<Vec<String>>,
+    methods: String,
+    headers: String,
+    credentials: bool,
+    max_age: Option<u32>,
+}
+
+impl Cors {
+    /// Any origin, GET/HEAD/POST, no credentials.
+    pub fn any_origin() -> Cors {
+        Cors {
+            origins: None,
+            methods: "GET, HEAD, POST".into(),
+            headers: String::new(),
+            credentials: false,
+            max_age: None,
+        }
+    }
+
+    /// Only these origins.
+    pub fn origins<I: IntoIterator<Item = S>, S: Into<String>>(origins: I) -> Cors {
+        Cors {
+            origins: Some(origins.into_iter().map(Into::into).collect()),
+            ..Cors::any_origin()
+        }
+    }
+
+    /// The methods a preflight may allow.
+    pub fn methods(mut self, methods: &[http::Method]) -> Cors {
+        self.methods = methods
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        self
+    }
+
+    /// The request headers a preflight may allow.
+    pub fn headers(mut self, headers: &[&str]) -> Cors {
+        self.headers = headers.join(", ");
+        self
+    }
+
+    /// Whether credentials (cookies, Authorization) may be sent. With a
+    /// wildcard origin, the request's own origin is echoed (the standard
+    /// forbids `*` with credentials).
+    pub fn credentials(mut self, allow: bool) -> Cors {
+        self.credentials = allow;
+        self
+    }
+
+    /// How long a browser may cache a preflight's answer.
+    pub fn max_age(mut self, seconds: u32) -> Cors {
+        self.max_age = Some(seconds);
+        self
+    }
+
+    fn allows(&self, origin: &str) -> bool {
+        self.origins
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|o| o.eq_ignore_ascii_case(origin)))
+    }
+
+    /// The `Access-Control-Allow-Origin` value for an allowed `origin`.
+    fn allow_origin(&self, origin: &str) -> String {
+        if self.origins.is_none() && !self.credentials {
+            "*".into()
+        } else {
+            origin.to_string()
+        }
+    }
+}
+
+/// What a request's origin was, for `after`.
+pub struct Seen(Option<String>);
+
+impl Middleware for Cors {
+    type Memo = Seen;
+
+    fn before(&self, req: &Request) -> Result<Seen, Response> {
+        let Some(origin) = req.header("origin") else {
+            return Ok(Seen(None)); // not a cross-origin request
+        };
+        let preflight = req.method() == http::Method::OPTIONS
+            && req.header("access-control-request-method").is_some();
+        if !preflight {
+            return Ok(Seen(self.allows(origin).then(|| origin.to_string())));
+        }
+        if !self.allows(origin) {
+            return Err(
+                Response::error(http::StatusCode::FORBIDDEN, "origin not allowed")
+                    .header("vary", "origin"),
+            );
+        }
+        let mut r = Response::new(http::StatusCode::NO_CONTENT)
+            .header("access-control-allow-origin", self.allow_origin(origin))
+            .header("access-control-allow-methods", self.methods.clone())
+            .header("vary", "origin");
+        let asked = req.header("access-control-request-headers").unwrap_or("");
+        let headers = if self.headers.is_empty() {
+            asked
+        } else {
+            self.headers.as_str()
+        };
+        if !headers.is_empty() {
+            r = r.header("access-control-allow-headers", headers.to_string());
+        }
+        if self.credentials {
+            r = r.header("access-control-allow-credentials", "true");
+        }
+        if let Some(age) = self.max_age {
+            r = r.header("access-control-max-age", age.to_string());
+        }
+        Err(r)
+    }
+
+    fn after(&self, seen: Seen, mut response: Response) -> Response {
+        if self.origins.is_some() || self.credentials {
+            response = response.header("vary", "origin");
+        }
+        let Some(origin) = seen.0 else {
+            return response;
+        };
+        response = response.header("access-control-allow-origin", self.allow_origin(&origin));
+        if self.credentials {
+            response = response.header("access-control-allow-credentials", "true");
+        }
+        response
+    }
+}

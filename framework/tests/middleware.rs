@@ -1,0 +1,229 @@
+//! Middleware: order, refusals, the framework's own answers, nesting, and
+//! the built-in layers (request id, auth, CORS, timeout), through the
+//! in-process client and through a real server.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use percore::middleware::{Auth, Cors, Middleware, RequestId, Timeout};
+use percore::testing::TestClient;
+use percore::{get, App, Json, Request, Response, StatusCode};
+
+/// Records the order hooks run in, in a response header.
+struct Trace(&'static str);
+
+impl Middleware for Trace {
+    type Memo = ();
+    fn before(&self, req: &Request) -> Result<(), Response> {
+        if req.header("x-refuse").is_some_and(|v| v == self.0) {
+            return Err(Response::error(
+                StatusCode::FORBIDDEN,
+                format!("{} refused", self.0),
+            ));
+        }
+        Ok(())
+    }
+    fn after(&self, _: (), r: Response) -> Response {
+        let seen = r
+            .header_value("x-trace")
+            .map(|v| v.to_str().unwrap_or("").to_string());
+        let trace = match seen {
+            Some(s) => format!("{s},{}", self.0),
+            None => self.0.to_string(),
+        };
+        r.header("x-trace", trace)
+    }
+}
+
+fn admin() -> App {
+    App::new()
+        .route("/panel", get(|| "panel"))
+        .layer(Auth::bearer(|token| token == "s3cret"))
+}
+
+fn app() -> App {
+    App::new()
+        .route("/sync", get(|| "sync"))
+        .route("/async", get(|| async { "async" }))
+        .route(
+            "/slow",
+            get(|| async {
+                percore::time::sleep(Duration::from_millis(300)).await;
+                "late"
+            }),
+        )
+        .nest("/admin", admin())
+        .layer(Trace("outer"))
+        .layer(Trace("inner"))
+        .layer(RequestId::new())
+        .layer(
+            Cors::origins(["https://app.example"])
+                .methods(&[percore::Method::GET, percore::Method::POST])
+                .headers(&["content-type", "authorization"])
+                .credentials(true)
+                .max_age(600),
+        )
+        .layer(Timeout(Duration::from_millis(100)))
+        .error_page(|_, m| Json(serde_json::json!({ "error": m })))
+}
+
+#[test]
+fn layers_wrap_handlers_and_the_frameworks_own_answers_in_order() {
+    let mut c = TestClient::new(app());
+    for path in ["/sync", "/async", "/nothing"] {
+        let r = c.get(path);
+        // After hooks run innermost first: inner, then outer.
+        let trace: Vec<&str> = r
+            .headers
+            .get_all("x-trace")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(
+            trace.last().copied(),
+            Some("inner,outer"),
+            "{path}: {trace:?}"
+        );
+        assert!(
+            r.header("x-request-id").is_some_and(|id| id.len() > 4),
+            "{path}"
+        );
+    }
+    assert_eq!(c.get("/nothing").status, StatusCode::NOT_FOUND);
+
+    // A refusal answers instead of the handler; outer layers still see it.
+    let r = c.request(
+        http::Request::get("/sync")
+            .header("x-refuse", "inner")
+            .body(Default::default())
+            .unwrap(),
+    );
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.json::<serde_json::Value>()["error"], "inner refused");
+    let trace: Vec<&str> = r
+        .headers
+        .get_all("x-trace")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(trace.last().copied(), Some("outer"), "{trace:?}");
+
+    // Request ids: the client's own when sane, else a new one each time.
+    let id = |c: &mut TestClient, sent: Option<&str>| {
+        let mut b = http::Request::get("/sync");
+        if let Some(s) = sent {
+            b = b.header("x-request-id", s);
+        }
+        c.request(b.body(Default::default()).unwrap())
+            .header("x-request-id")
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(id(&mut c, Some("abc-123")), "abc-123");
+    let long = "x".repeat(200);
+    assert_ne!(id(&mut c, Some(&long)), long);
+    assert_ne!(id(&mut c, None), id(&mut c, None));
+}
+
+#[test]
+fn auth_cors_and_timeout() {
+    let mut c = TestClient::new(app());
+    // Auth on the nested app only.
+    let r = c.get("/admin/panel");
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.header("www-authenticate"), Some("Bearer realm=\"api\""));
+    let with = |token: &str| {
+        http::Request::get("/admin/panel")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Default::default())
+            .unwrap()
+    };
+    assert_eq!(c.request(with("nope")).status, StatusCode::UNAUTHORIZED);
+    assert_eq!(c.request(with("s3cret")).text(), "panel");
+    assert_eq!(
+        c.get("/sync").status,
+        StatusCode::OK,
+        "outside the nest: no auth"
+    );
+
+    // CORS: a preflight is answered, a stranger refused, a simple request
+    // marked; the framework's 404 too.
+    let preflight = |origin: &str| {
+        http::Request::options("/sync")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .body(Default::default())
+            .unwrap()
+    };
+    let r = c.request(preflight("https://app.example"));
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    assert_eq!(r.header("access-control-allow-methods"), Some("GET, POST"));
+    assert_eq!(
+        r.header("access-control-allow-headers"),
+        Some("content-type, authorization")
+    );
+    assert_eq!(r.header("access-control-allow-credentials"), Some("true"));
+    assert_eq!(r.header("access-control-max-age"), Some("600"));
+    assert_eq!(
+        c.request(preflight("https://evil.example")).status,
+        StatusCode::FORBIDDEN
+    );
+    for path in ["/sync", "/nothing"] {
+        let r = c.request(
+            http::Request::get(path)
+                .header("origin", "https://app.example")
+                .body(Default::default())
+                .unwrap(),
+        );
+        assert_eq!(
+            r.header("access-control-allow-origin"),
+            Some("https://app.example"),
+            "{path}"
+        );
+        assert!(
+            r.headers.get_all("vary").iter().any(|v| v == "origin"),
+            "{path}"
+        );
+    }
+
+    // Timeout: a slow async handler is cut off with 504, quickly.
+    let t = Instant::now();
+    let r = c.get("/slow");
+    assert_eq!(r.status, StatusCode::GATEWAY_TIMEOUT);
+    assert!(
+        t.elapsed() < Duration::from_millis(280),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(
+        r.json::<serde_json::Value>()["error"],
+        "the handler took too long"
+    );
+    assert_eq!(c.get("/async").text(), "async");
+}
+
+#[test]
+fn layers_run_in_a_real_server_too() {
+    let server = common::start(1, |_| app());
+    let r = common::roundtrip(
+        server.local_addr(),
+        b"GET /async HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example\r\n\r\n",
+    );
+    assert_eq!(r.body, b"async");
+    assert!(r.header("x-request-id").is_some());
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    let r = common::roundtrip(
+        server.local_addr(),
+        b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert_eq!(r.status, 504);
+}
