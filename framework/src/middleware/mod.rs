@@ -19,6 +19,10 @@
 //!
 //! Built in: [`RequestId`], [`Cors`], [`Auth`], [`Timeout`].
 
+// A refusal is the response itself, made once on a rare path; boxing it
+// would put a box in every middleware's signature for nothing.
+#![allow(clippy::result_large_err)]
+
 mod auth;
 mod cors;
 mod request_id;
