@@ -91,6 +91,7 @@ pub use config::Config;
 pub use driver::SetupError;
 pub use error::{Error, Result};
 pub use extract::{Cookies, Form, Json, Path, Query, State};
+pub use fs::StaticFiles;
 pub use handler::{
     any, delete, get, head, on, options, patch, post, put, Body, BodyError, BodySender, Handler,
     Html, IntoResponse, MethodRouter, Redirect, Request, RequestBody, Response,

@@ -227,3 +227,76 @@ fn layers_run_in_a_real_server_too() {
     );
     assert_eq!(r.status, 504);
 }
+
+#[test]
+fn compression_follows_accept_encoding_and_skips_what_it_should() {
+    use percore::middleware::Compression;
+    use std::io::Read;
+    let big = serde_json::json!({ "items": (0..400).map(|i| format!("item number {i}")).collect::<Vec<_>>() });
+    let big2 = big.clone();
+    let app = App::new()
+        .route("/big", get(move || Json(big2.clone())))
+        .route("/small", get(|| Json(serde_json::json!({"a": 1}))))
+        .route(
+            "/png",
+            get(|| {
+                Response::ok()
+                    .content_type_static("image/png")
+                    .body(vec![7u8; 5000])
+            }),
+        )
+        .route(
+            "/tagged",
+            get(|| Response::text("x".repeat(5000)).header("etag", "\"v1\"")),
+        )
+        .layer(Compression::new());
+    let mut c = TestClient::new(app);
+    let ask = |c: &mut TestClient, path: &str, accept: &str| {
+        c.request(
+            http::Request::get(path)
+                .header("accept-encoding", accept)
+                .body(Default::default())
+                .unwrap(),
+        )
+    };
+    let plain = serde_json::to_vec(&big).unwrap();
+    let r = ask(&mut c, "/big", "gzip, deflate, br");
+    assert_eq!(r.header("content-encoding"), Some("br"));
+    assert_eq!(r.header("vary"), Some("accept-encoding"));
+    assert!(
+        r.body.len() < plain.len() / 3,
+        "{} of {}",
+        r.body.len(),
+        plain.len()
+    );
+    let mut out = Vec::new();
+    brotli::Decompressor::new(&r.body[..], 4096)
+        .read_to_end(&mut out)
+        .unwrap();
+    assert_eq!(out, plain);
+
+    let r = ask(&mut c, "/big", "br;q=0.2, gzip;q=0.9");
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(&r.body[..])
+        .read_to_end(&mut out)
+        .unwrap();
+    assert_eq!(out, plain);
+
+    for (path, accept) in [
+        ("/big", "br;q=0, gzip;q=0"),
+        ("/big", "identity"),
+        ("/small", "br"),
+        ("/png", "br"),
+    ] {
+        let r = ask(&mut c, path, accept);
+        assert_eq!(r.header("content-encoding"), None, "{path} {accept}");
+    }
+    let r = ask(&mut c, "/tagged", "gzip");
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    assert_eq!(
+        r.header("etag"),
+        Some("W/\"v1\""),
+        "a strong ETag is weakened"
+    );
+}

@@ -389,6 +389,13 @@ fn is_framing(name: &HeaderName) -> bool {
 }
 
 /// Anything a handler may return.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a response",
+    note = "a handler may return `&'static str`, `String`, `Vec<u8>`, `Bytes`, `StatusCode`, `()`, \
+            `Response`, `Json<T>`, `serde_json::Value`, `Html<T>`, `Redirect`, `Option<T>` \
+            (None is 404), `Result<T, E>`, `(StatusCode, T)`, `([(name, value); N], T)` or \
+            `(StatusCode, [(name, value); N], T)`, where `T` and `E` are responses themselves"
+)]
 pub trait IntoResponse {
     /// Converts into a response.
     fn into_response(self) -> Response;

@@ -17,18 +17,23 @@
 //! to show them; the app's error page still formats its answer), and the
 //! 500 of an async handler that panicked.
 //!
-//! Built in: [`RequestId`], [`Cors`], [`Auth`], [`Timeout`].
+//! Built in: [`RequestId`], [`AccessLog`] (with the time taken), [`Cors`],
+//! [`Compression`] (gzip, brotli), [`Auth`] (bearer, basic), [`Timeout`].
 
 // A refusal is the response itself, made once on a rare path; boxing it
 // would put a box in every middleware's signature for nothing.
 #![allow(clippy::result_large_err)]
 
+mod access_log;
 mod auth;
+mod compression;
 mod cors;
 mod request_id;
 mod timeout;
 
-pub use auth::Auth;
+pub use access_log::AccessLog;
+pub use auth::{Auth, Credentials};
+pub use compression::{Coding, Compression};
 pub use cors::Cors;
 pub use request_id::RequestId;
 pub use timeout::Timeout;
