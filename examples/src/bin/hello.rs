@@ -5,7 +5,13 @@
 //!
 //! `cargo run --release -p percore-examples --bin hello -- --listen 127.0.0.1:8080`
 
-use percore::{get, post, App, Request, Response, Server};
+use percore::{get, post, App, Json, Request, Response, Server};
+
+/// The TechEmpower JSON answer.
+#[derive(serde::Serialize)]
+struct Message {
+    message: &'static str,
+}
 
 fn main() {
     let result = Server::from_args().and_then(|server| server.serve(|_core| app()));
@@ -22,8 +28,19 @@ fn app() -> App {
             "/json",
             get(|| {
                 // Serialised per request, as the TechEmpower rules require.
-                let body = serde_json::json!({ "message": "Hello, World!" }).to_string();
-                Response::json(body)
+                let body = serde_json::to_vec(&Message {
+                    message: "Hello, World!",
+                });
+                Response::json(body.unwrap_or_default())
+            }),
+        )
+        // The same with the framework's `Json` (the extractor benchmark).
+        .route(
+            "/json/typed",
+            get(|| {
+                Json(Message {
+                    message: "Hello, World!",
+                })
             }),
         )
         .route("/async/plaintext", get(|| async { plaintext() }))
