@@ -35,4 +35,36 @@ role percore percore
 db todos percore
 role benchmarkdbuser benchmarkdbpass
 db hello_world benchmarkdbuser
+# The TechEmpower benchmark's tables (its own create script, idempotent):
+# World, 10,000 rows of random numbers 1..10000; Fortune, the 12 fortunes.
+PGPASSWORD=benchmarkdbpass psql -h 127.0.0.1 -U benchmarkdbuser -d hello_world -v ON_ERROR_STOP=1 -q <<'SQL'
+CREATE TABLE IF NOT EXISTS World (
+  id integer NOT NULL,
+  randomNumber integer NOT NULL default 0,
+  PRIMARY KEY (id)
+);
+INSERT INTO World (id, randomnumber)
+  SELECT x.id, least(floor(random() * 10000 + 1), 10000)
+  FROM generate_series(1, 10000) AS x(id)
+  ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS Fortune (
+  id integer NOT NULL,
+  message varchar(2048) NOT NULL,
+  PRIMARY KEY (id)
+);
+INSERT INTO Fortune (id, message) VALUES
+  (1, 'fortune: No such file or directory'),
+  (2, 'A computer scientist is someone who fixes things that aren''t broken.'),
+  (3, 'After enough decimal places, nobody gives a damn.'),
+  (4, 'A bad random number generator: 1, 1, 1, 1, 1, 4.33e+67, 1, 1, 1'),
+  (5, 'A computer program does what you tell it to do, not what you want it to do.'),
+  (6, 'Emacs is a nice operating system, but I prefer UNIX. — Tom Christaensen'),
+  (7, 'Any program that runs right is obsolete.'),
+  (8, 'A list is only as strong as its weakest link. — Donald Knuth'),
+  (9, 'Feature: A bug with seniority.'),
+  (10, 'Computers make very fast, very accurate mistakes.'),
+  (11, '<script>alert("This should not be displayed in a browser alert box.");</script>'),
+  (12, 'フレームワークのベンチマーク')
+  ON CONFLICT DO NOTHING;
+SQL
 echo "postgres: $(psql_admin 'show server_version') on 127.0.0.1:5432 (todos, hello_world)"

@@ -8,10 +8,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::time::Duration;
-
-use percore::net::TcpStream;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config};
 
 /// Connections of one core.
 pub struct Pool {
@@ -70,30 +67,8 @@ impl Pool {
     }
 
     async fn connect(&self) -> Result<Client, DbError> {
-        let host = match self.config.get_hosts().first() {
-            Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-            _ => "127.0.0.1".to_string(),
-        };
-        let port = self.config.get_ports().first().copied().unwrap_or(5432);
-        let addr = format!("{host}:{port}");
-        let addr = std::net::ToSocketAddrs::to_socket_addrs(&addr)
-            .map_err(|e| DbError::Connect(format!("{addr}: {e}")))?
-            .next()
-            .ok_or_else(|| DbError::Connect(format!("{addr}: no address")))?;
-        let stream = TcpStream::connect_timeout(addr, Duration::from_secs(5))
+        percore_examples::pg::connect(&self.config)
             .await
-            .map_err(|e| DbError::Connect(format!("{addr}: {e}")))?;
-        let _ = stream.set_nodelay(true);
-        let (client, connection) = self
-            .config
-            .connect_raw(stream.compat(), NoTls)
-            .await
-            .map_err(|e| DbError::Connect(e.to_string()))?;
-        percore::spawn_local(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!("database connection ended: {e}");
-            }
-        });
-        Ok(client)
+            .map_err(DbError::Connect)
     }
 }

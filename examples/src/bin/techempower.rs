@@ -1,0 +1,353 @@
+//! The TechEmpower Framework Benchmarks endpoints, on the benchmark's own
+//! `hello_world` database (tables `World` and `Fortune`, user
+//! `benchmarkdbuser`; `.ci/postgres.sh` creates them):
+//! `/json`, `/plaintext`, `/db`, `/queries?queries=N`, `/fortunes`,
+//! `/updates?queries=N`, `/cached-queries?count=N`.
+//!
+//! Each core keeps its own connections (`--pool`, default 4), each with the
+//! statements prepared once; tokio-postgres pipelines the queries of
+//! concurrent requests on them. `N` is 1 to 500 (a number out of range is
+//! clamped, anything else is 1), as the benchmark's rules ask. The cache of
+//! `/cached-queries` is per core, loaded at start.
+//!
+//! `techempower --database-url postgres://benchmarkdbuser:benchmarkdbpass@127.0.0.1/hello_world`
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::str::FromStr;
+
+use clap::Parser;
+use percore::config::CommonArgs;
+use percore::{get, App, Html, Json, Query, Response, Server, State, StatusCode};
+use serde::{Deserialize, Serialize};
+use tokio_postgres::{Client, Statement};
+
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// The database, as a libpq URL.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://benchmarkdbuser:benchmarkdbpass@127.0.0.1:5432/hello_world"
+    )]
+    database_url: String,
+    /// Database connections per core.
+    #[arg(long, default_value_t = 4)]
+    pool: usize,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let config = match tokio_postgres::Config::from_str(&cli.database_url) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: --database-url: {e}");
+            std::process::exit(2);
+        }
+    };
+    let size = cli.pool.max(1);
+    let server = Server::from_common_args(cli.common);
+    let result = server.serve(move |_core| app(Rc::new(Db::new(config.clone(), size))));
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(e.exit_code());
+    }
+}
+
+#[derive(Serialize)]
+struct Message {
+    message: &'static str,
+}
+
+#[derive(Serialize, Clone, Copy)]
+struct World {
+    id: i32,
+    #[serde(rename = "randomNumber")]
+    random_number: i32,
+}
+
+/// One connection and its prepared statements.
+struct Conn {
+    client: Client,
+    world: Statement,
+    fortunes: Statement,
+}
+
+/// A core's connections and its `/cached-queries` cache.
+struct Db {
+    config: tokio_postgres::Config,
+    size: usize,
+    conns: RefCell<Vec<Rc<Conn>>>,
+    next: Cell<usize>,
+    cache: RefCell<Vec<World>>,
+}
+
+impl Db {
+    fn new(config: tokio_postgres::Config, size: usize) -> Db {
+        Db {
+            config,
+            size,
+            conns: RefCell::new(Vec::new()),
+            next: Cell::new(0),
+            cache: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// A connection, opened on first use (and again if one broke).
+    async fn conn(&self) -> Result<Rc<Conn>, Response> {
+        self.conns.borrow_mut().retain(|c| !c.client.is_closed());
+        if self.conns.borrow().len() < self.size {
+            let client = percore_examples::pg::connect(&self.config)
+                .await
+                .map_err(unavailable)?;
+            let world = client
+                .prepare("SELECT id, randomNumber FROM World WHERE id = $1")
+                .await
+                .map_err(failed)?;
+            let fortunes = client
+                .prepare("SELECT id, message FROM Fortune")
+                .await
+                .map_err(failed)?;
+            let conn = Rc::new(Conn {
+                client,
+                world,
+                fortunes,
+            });
+            self.conns.borrow_mut().push(conn.clone());
+            return Ok(conn);
+        }
+        let conns = self.conns.borrow();
+        let i = self.next.get() % conns.len();
+        self.next.set(i + 1);
+        Ok(conns[i].clone())
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Response {
+    tracing::error!("database: {e}");
+    Response::error(StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+}
+
+fn failed(e: tokio_postgres::Error) -> Response {
+    tracing::error!("query: {e}");
+    Response::error(StatusCode::INTERNAL_SERVER_ERROR, "database error")
+}
+
+fn random_id() -> i32 {
+    fastrand::i32(1..=10_000)
+}
+
+async fn world(conn: &Conn, id: i32) -> Result<World, Response> {
+    let row = conn
+        .client
+        .query_one(&conn.world, &[&id])
+        .await
+        .map_err(failed)?;
+    Ok(World {
+        id: row.get(0),
+        random_number: row.get(1),
+    })
+}
+
+#[derive(Deserialize)]
+struct Count {
+    queries: Option<String>,
+    count: Option<String>,
+}
+
+/// The benchmark's rule: 1 to 500; a number out of range is clamped,
+/// anything else (missing, not a number) is 1.
+fn clamp(n: Option<&str>) -> usize {
+    n.and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(1)
+        .clamp(1, 500) as usize
+}
+
+fn app(db: Rc<Db>) -> App {
+    let warm = db.clone();
+    percore::spawn_local(async move {
+        // The /cached-queries cache, once per core.
+        let loaded = async {
+            let conn = warm.conn().await?;
+            let rows = conn
+                .client
+                .query("SELECT id, randomNumber FROM World", &[])
+                .await
+                .map_err(failed)?;
+            Ok::<_, Response>(
+                rows.iter()
+                    .map(|r| World {
+                        id: r.get(0),
+                        random_number: r.get(1),
+                    })
+                    .collect(),
+            )
+        }
+        .await;
+        match loaded {
+            Ok(worlds) => {
+                let mut worlds: Vec<World> = worlds;
+                worlds.sort_by_key(|w| w.id);
+                *warm.cache.borrow_mut() = worlds;
+            }
+            Err(_) => tracing::error!("the /cached-queries cache could not be loaded"),
+        }
+    });
+    App::new()
+        .with_state(db)
+        .route(
+            "/plaintext",
+            get(|| {
+                Response::ok()
+                    .content_type_static("text/plain")
+                    .body("Hello, World!")
+            }),
+        )
+        .route(
+            "/json",
+            get(|| {
+                Json(Message {
+                    message: "Hello, World!",
+                })
+            }),
+        )
+        .route("/db", get(single))
+        .route("/queries", get(queries))
+        .route("/updates", get(updates))
+        .route("/fortunes", get(fortunes))
+        .route("/cached-queries", get(cached))
+}
+
+async fn single(State(db): State<Rc<Db>>) -> Result<Json<World>, Response> {
+    let conn = db.conn().await?;
+    Ok(Json(world(&conn, random_id()).await?))
+}
+
+/// `n` worlds, queried at once (pipelined on one connection).
+async fn worlds(db: &Db, n: usize) -> Result<Vec<World>, Response> {
+    let conn = db.conn().await?;
+    let queries: Vec<_> = (0..n)
+        .map(|_| Box::pin(world(&conn, random_id())))
+        .collect();
+    all(queries).await.into_iter().collect()
+}
+
+/// Polls every future until all are done (so their queries go out
+/// together), results in order.
+async fn all<F: std::future::Future + Unpin>(mut futures: Vec<F>) -> Vec<F::Output> {
+    let mut done: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in futures.iter_mut().zip(done.iter_mut()) {
+            if slot.is_none() {
+                match std::pin::Pin::new(f).poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    done.into_iter().flatten().collect()
+}
+
+async fn queries(
+    State(db): State<Rc<Db>>,
+    Query(q): Query<Count>,
+) -> Result<Json<Vec<World>>, Response> {
+    Ok(Json(worlds(&db, clamp(q.queries.as_deref())).await?))
+}
+
+async fn updates(
+    State(db): State<Rc<Db>>,
+    Query(q): Query<Count>,
+) -> Result<Json<Vec<World>>, Response> {
+    let mut worlds = worlds(&db, clamp(q.queries.as_deref())).await?;
+    for w in worlds.iter_mut() {
+        w.random_number = random_id();
+    }
+    // One statement for the lot, in id order (no deadlock between updates).
+    let mut sorted = worlds.clone();
+    sorted.sort_by_key(|w| w.id);
+    sorted.dedup_by_key(|w| w.id);
+    let mut sql = String::from("UPDATE World AS w SET randomNumber = v.r FROM (VALUES ");
+    for (i, w) in sorted.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("({}, {})", w.id, w.random_number));
+    }
+    sql.push_str(") AS v(id, r) WHERE w.id = v.id");
+    let conn = db.conn().await?;
+    conn.client
+        .execute(sql.as_str(), &[])
+        .await
+        .map_err(failed)?;
+    // A world updated twice answers with the value written last.
+    for w in worlds.iter_mut() {
+        if let Some(s) = sorted.iter().find(|s| s.id == w.id) {
+            w.random_number = s.random_number;
+        }
+    }
+    Ok(Json(worlds))
+}
+
+async fn fortunes(State(db): State<Rc<Db>>) -> Result<Html<String>, Response> {
+    let conn = db.conn().await?;
+    let rows = conn
+        .client
+        .query(&conn.fortunes, &[])
+        .await
+        .map_err(failed)?;
+    let mut all: Vec<(i32, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    all.push((0, "Additional fortune added at request time.".to_string()));
+    all.sort_by(|a, b| a.1.cmp(&b.1));
+    let mut html = String::with_capacity(2048);
+    html.push_str("<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table><tr><th>id</th><th>message</th></tr>");
+    for (id, message) in &all {
+        html.push_str(&format!("<tr><td>{id}</td><td>"));
+        escape(&mut html, message);
+        html.push_str("</td></tr>");
+    }
+    html.push_str("</table></body></html>");
+    Ok(Html(html))
+}
+
+/// HTML-escapes `text` into `out` (the five characters that matter).
+fn escape(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+}
+
+async fn cached(
+    State(db): State<Rc<Db>>,
+    Query(q): Query<Count>,
+) -> Result<Json<Vec<World>>, Response> {
+    let n = clamp(q.count.as_deref());
+    let cache = db.cache.borrow();
+    if cache.len() < 10_000 {
+        return Err(Response::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the cache is still loading",
+        ));
+    }
+    Ok(Json(
+        (0..n).map(|_| cache[(random_id() - 1) as usize]).collect(),
+    ))
+}

@@ -1,0 +1,3 @@
+//! What the examples share: a PostgreSQL connection on the core's ring.
+
+pub mod pg;
