@@ -75,6 +75,7 @@ pub(crate) mod driver;
 mod error;
 pub mod extract;
 pub mod fs;
+pub mod guide;
 pub mod handler;
 pub mod http;
 pub mod middleware;
