@@ -1,3 +1,5 @@
-//! What the examples share: a PostgreSQL connection on the core's ring.
+//! What the examples share: the hello app (for in-process tests) and a
+//! PostgreSQL connection on the core's ring.
 
+pub mod hello;
 pub mod pg;
