@@ -132,7 +132,10 @@ fn techempower_endpoints_pass_the_benchmarks_rules() {
             ("=501", 500),
             ("=foo", 1),
             ("=-5", 1),
+            ("=99999999999999999999", 500),
+            ("=2&KEY=3", 2),
         ] {
+            let arg = arg.replace("KEY", key);
             let (status, _, body) = get(addr, &format!("{path}?{key}{arg}"));
             assert_eq!(status, 200);
             assert!(body.starts_with('['), "{path}?{key}{arg}: an array");

@@ -71,7 +71,7 @@
 //!         let cookie = cookie::Cookie::build(("user", l.user)).path("/").http_only(true);
 //!         Redirect::see_other("/").into_response().cookie(cookie)
 //!     }))
-//!     .route("/", get(|req: &Request| format!("hello {}", req.cookie("user").unwrap_or("stranger"))));
+//!     .route("/", get(|req: &Request| format!("hello {}", req.cookie("user").as_deref().unwrap_or("stranger"))));
 //! let mut c = TestClient::new(app);
 //! let r = c.post("/login", "application/x-www-form-urlencoded", "user=ann");
 //! assert_eq!(r.status, 303);

@@ -41,6 +41,9 @@ const PATIENCE: Duration = Duration::from_secs(10);
 pub struct TestClient {
     ex: Exchange,
     core: Rc<Core>,
+    /// The app's states, installed for each request (several clients may
+    /// share a thread).
+    states: crate::extract::state::States,
     /// The read end of the eventfd other threads wake this core's tasks by.
     remote: OwnedFd,
     client: PeerAddr,
@@ -96,7 +99,7 @@ impl TestClient {
             Some(core) => core,
             None => Core::install(remote_fd),
         };
-        crate::extract::state::install(app.states());
+        let states = app.states();
         let limits = Limits {
             max_request_target: config.limits.max_request_target,
             max_header_bytes: config.limits.max_header_bytes,
@@ -112,6 +115,7 @@ impl TestClient {
         TestClient {
             ex,
             core,
+            states,
             remote,
             client: PeerAddr::new(([127, 0, 0, 1], 40000).into()),
         }
@@ -181,6 +185,7 @@ impl TestClient {
     }
 
     fn exchange(&mut self, wire: &[u8], head_only: bool) -> TestResponse {
+        crate::extract::state::install(self.states.clone());
         let mut conn = Conn::new(0, 1, crate::conn::NEVER - 1);
         conn.peer = self.client;
         self.ex.owner = (0, 1);

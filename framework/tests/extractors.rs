@@ -82,7 +82,7 @@ fn app(shared: Arc<AtomicU64>) -> App {
         )
         .route(
             "/cookie",
-            get(|req: &percore::Request| req.cookie("b").unwrap_or("-").to_string()),
+            get(|req: &percore::Request| req.cookie("b").as_deref().unwrap_or("-").to_string()),
         )
         .route(
             "/shared",

@@ -1,7 +1,8 @@
 //! Cookies sent by the client (RFC 6265 5.4): every `Cookie` line, each a
-//! `name=value; name2=value2` list. `req.cookie("name")` finds one without
-//! copying; the `Cookies` extractor holds them all. Setting cookies is a
-//! response header: `Response::cookie(cookie::Cookie)`.
+//! `name=value; name2=value2` list. Values are percent-decoded, as
+//! `Response::cookie` percent-encodes them, so a value round-trips.
+//! `req.cookie("name")` finds one (copying only to decode); the `Cookies`
+//! extractor holds them all.
 
 use super::FromRequestParts;
 use crate::handler::Request;
@@ -23,6 +24,11 @@ pub(crate) fn pairs<'a>(req: &'a Request) -> impl Iterator<Item = (&'a str, &'a 
             Some((name.trim(), value))
         })
         .filter(|(name, _)| !name.is_empty())
+}
+
+/// A cookie value, percent-decoded (invalid UTF-8 replaced).
+pub(crate) fn decode(value: &str) -> std::borrow::Cow<'_, str> {
+    percent_encoding::percent_decode_str(value).decode_utf8_lossy()
 }
 
 /// The client's cookies: `cookies.get("session")`.
@@ -50,7 +56,7 @@ impl FromRequestParts for Cookies {
     fn from_request_parts(req: &Request) -> Result<Self, Self::Rejection> {
         Ok(Cookies(
             pairs(req)
-                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .map(|(n, v)| (n.to_string(), decode(v).into_owned()))
                 .collect(),
         ))
     }

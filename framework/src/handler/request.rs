@@ -260,11 +260,13 @@ impl Request {
             .map(move |h| (h.name.get(buf), h.value.get(buf)))
     }
 
-    /// The first cookie named `name`, from every `Cookie` line (RFC 6265).
-    pub fn cookie(&self, name: &str) -> Option<&str> {
+    /// The first cookie named `name`, from every `Cookie` line (RFC 6265),
+    /// percent-decoded (as `Response::cookie` encodes it); borrowed unless
+    /// it had something to decode.
+    pub fn cookie(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
         crate::extract::cookies::pairs(self)
             .find(|(n, _)| *n == name)
-            .map(|(_, v)| v)
+            .map(|(_, v)| crate::extract::cookies::decode(v))
     }
 
     /// A route parameter (`:name` or `*name`), percent-decoded.

@@ -54,21 +54,29 @@ impl Redirect {
 }
 
 /// An absolute path (RFC 3986 `path-absolute` with an optional query and
-/// fragment): starts with one `/`, no backslash, no control bytes.
+/// fragment): starts with one `/`, no backslash, no space or control
+/// character (non-ASCII is allowed, and sent percent-encoded).
 fn is_absolute_path(s: &str) -> bool {
     s.starts_with('/')
         && !s.starts_with("//")
         && !s.starts_with("/\\")
-        && s.bytes().all(|b| b > 0x20 && b != 0x7f && b != b'\\')
+        && s.chars().all(|c| !c.is_control() && c != ' ' && c != '\\')
 }
 
 impl IntoResponse for Redirect {
     fn into_response(self) -> Response {
         if !is_absolute_path(&self.location) {
             tracing::error!(location = %self.location.escape_debug(), "a redirect to something that is not an absolute path was refused");
-            return Response::new(StatusCode::INTERNAL_SERVER_ERROR);
+            return Response::static_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "500 Internal Server Error\n",
+            );
         }
-        Response::new(self.status).header(LOCATION, self.location)
+        // Non-ASCII characters go percent-encoded (a header is ASCII).
+        let location =
+            percent_encoding::utf8_percent_encode(&self.location, percent_encoding::CONTROLS)
+                .to_string();
+        Response::new(self.status).header(LOCATION, location)
     }
 }
 
@@ -77,9 +85,7 @@ impl<T: IntoResponse> IntoResponse for Option<T> {
     fn into_response(self) -> Response {
         match self {
             Some(t) => t.into_response(),
-            None => Response::new(StatusCode::NOT_FOUND)
-                .content_type_static("text/plain; charset=utf-8")
-                .body("404 Not Found\n"),
+            None => Response::static_error(StatusCode::NOT_FOUND, "404 Not Found\n"),
         }
     }
 }

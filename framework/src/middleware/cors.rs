@@ -57,8 +57,15 @@ impl Cors {
 
     /// Whether credentials (cookies, Authorization) may be sent. With a
     /// wildcard origin, the request's own origin is echoed (the standard
-    /// forbids `*` with credentials).
+    /// forbids `*` with credentials): every site could then read
+    /// credentialed answers, so this is logged as a warning; list the
+    /// origins instead.
     pub fn credentials(mut self, allow: bool) -> Cors {
+        if allow && self.origins.is_none() {
+            tracing::warn!(
+                "Cors: credentials with any origin lets every site read credentialed answers; list the origins"
+            );
+        }
         self.credentials = allow;
         self
     }
@@ -69,10 +76,13 @@ impl Cors {
         self
     }
 
+    /// Whether `origin` is allowed. `null` (sandboxed frames, files,
+    /// redirects) is never allowed by the wildcard, only when listed.
     fn allows(&self, origin: &str) -> bool {
-        self.origins
-            .as_ref()
-            .is_none_or(|list| list.iter().any(|o| o.eq_ignore_ascii_case(origin)))
+        match &self.origins {
+            Some(list) => list.iter().any(|o| o.eq_ignore_ascii_case(origin)),
+            None => origin != "null",
+        }
     }
 
     /// The `Access-Control-Allow-Origin` value for an allowed `origin`.

@@ -27,6 +27,8 @@ pub enum ErrorKind {
     RestNotLast,
     /// Two captures with the same name in one pattern.
     DuplicateParamName(String),
+    /// A capture name that is not letters, digits and `_` (`{i d}`).
+    BadParamName(String),
     /// A `{` or `}` in a segment that is not a whole `{name}` or `{*name}`
     /// capture (`/file-{id}.json`): never taken literally.
     BraceSyntax,
@@ -82,6 +84,10 @@ impl fmt::Display for RouteError {
             ErrorKind::DuplicateParamName(name) => write!(
                 f,
                 "invalid route pattern {pattern:?}: parameter name {name:?} used twice"
+            ),
+            ErrorKind::BadParamName(name) => write!(
+                f,
+                "invalid route pattern {pattern:?}: capture name {name:?} must be letters, digits and '_'"
             ),
             ErrorKind::BraceSyntax => write!(
                 f,

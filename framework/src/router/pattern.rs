@@ -77,6 +77,9 @@ pub(super) fn parse(pattern: &str) -> Result<Pattern<'_>, RouteError> {
         if name.is_empty() {
             return err(ErrorKind::EmptyParamName);
         }
+        if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return err(ErrorKind::BadParamName(name.to_owned()));
+        }
         if names.iter().any(|n| &**n == name) {
             return err(ErrorKind::DuplicateParamName(name.to_owned()));
         }
@@ -147,6 +150,8 @@ mod tests {
             ("/{*}", ErrorKind::EmptyParamName),
             ("/{*rest}/x", ErrorKind::RestNotLast),
             ("/{id}/:id", ErrorKind::DuplicateParamName("id".into())),
+            ("/a/{i d}", ErrorKind::BadParamName("i d".into())),
+            ("/a/:x-y", ErrorKind::BadParamName("x-y".into())),
         ];
         for (text, kind) in table {
             let e = parse(text).expect_err(text);

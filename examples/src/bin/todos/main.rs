@@ -84,6 +84,7 @@ struct NewTodo {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Page {
     limit: Option<i64>,
     offset: Option<i64>,
@@ -169,6 +170,12 @@ fn check(new: &NewTodo) -> Result<(), Response> {
         return Err(error(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("title must be 1 to 200 characters, not {chars}"),
+        ));
+    }
+    if new.title.trim().is_empty() || new.title.chars().any(char::is_control) {
+        return Err(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "title must have a visible character and no control characters",
         ));
     }
     Ok(())

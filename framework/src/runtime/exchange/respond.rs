@@ -71,6 +71,7 @@ impl Exchange {
                             let msg = panic_message(&panic);
                             error!(core = self.core, path = %String::from_utf8_lossy(path), "handler panicked: {msg}");
                             close = true;
+                            framework_answer = true; // its layers did not see it
                             plain(StatusCode::INTERNAL_SERVER_ERROR).into()
                         }
                     }
