@@ -13,9 +13,10 @@
 //! plain call, and a layer costs nothing when it is not used. What hooks
 //! cannot do (time out a handler) is a layer of its own kind: [`Timeout`].
 //!
-//! Not seen by layers: a request the codec cannot parse (there is no request
-//! to show them; the app's error page still formats its answer), and the
-//! 500 of an async handler that panicked.
+//! Not seen by layers: a request the codec refuses (bad syntax, a head or a
+//! Content-Length over the limits: there is no request to show them; the
+//! app's error page still formats the answer), and the 500 of an async
+//! handler that panicked.
 //!
 //! Built in: [`RequestId`], [`AccessLog`] (with the time taken), [`Cors`],
 //! [`Compression`] (gzip, brotli), [`Auth`] (bearer, basic), [`Timeout`].

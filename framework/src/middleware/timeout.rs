@@ -2,6 +2,8 @@
 //! dropped (its operations cancelled) and the client gets 504 Gateway
 //! Timeout (the handler, often waiting on an upstream or a database, is the
 //! gateway here). A sync handler cannot be interrupted; it is not limited.
+//! The limit counts from the head: a body still arriving (a slow upload, or
+//! a `Json<T>` being read) counts against it.
 
 use std::time::Duration;
 

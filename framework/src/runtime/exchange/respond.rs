@@ -209,6 +209,13 @@ impl Exchange {
     /// Encodes `response` into the connection's output.
     fn encode(&mut self, conn: &mut Conn, response: Response, mut d: Deferred) {
         d.close |= self.feed_before_response(conn);
+        // A response with an invalid header never reaches the wire: a 500,
+        // as the app's error page formats it.
+        let response = if response.invalid {
+            plain(StatusCode::INTERNAL_SERVER_ERROR)
+        } else {
+            response
+        };
         let response = self.error_page(response);
         self.pool.ensure(&mut conn.http.out);
         let later = write_response(
