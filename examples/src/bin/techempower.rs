@@ -103,7 +103,12 @@ impl Db {
     /// The first connection: requests of one query share it, pipelined
     /// (PostgreSQL serves a pipelined connection with far less CPU per query).
     async fn first(&self) -> Result<Rc<Conn>, Response> {
-        let open = self.conns.borrow().first().filter(|c| !c.client.is_closed()).cloned();
+        let open = self
+            .conns
+            .borrow()
+            .first()
+            .filter(|c| !c.client.is_closed())
+            .cloned();
         match open {
             Some(c) => Ok(c),
             None => self.conn().await,
