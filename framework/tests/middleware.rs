@@ -234,9 +234,14 @@ fn compression_follows_accept_encoding_and_skips_what_it_should() {
     use std::io::Read;
     let big = serde_json::json!({ "items": (0..400).map(|i| format!("item number {i}")).collect::<Vec<_>>() });
     let big2 = big.clone();
+    let big3 = big.clone();
     let app = App::new()
         .route("/big", get(move || Json(big2.clone())))
         .route("/small", get(|| Json(serde_json::json!({"a": 1}))))
+        .route(
+            "/created",
+            get(move || (StatusCode::CREATED, Json(big3.clone()))),
+        )
         .route(
             "/png",
             get(|| {
@@ -292,6 +297,11 @@ fn compression_follows_accept_encoding_and_skips_what_it_should() {
         let r = ask(&mut c, path, accept);
         assert_eq!(r.header("content-encoding"), None, "{path} {accept}");
     }
+    let r = ask(&mut c, "/created", "gzip");
+    assert_eq!(
+        (r.status, r.header("content-encoding")),
+        (StatusCode::CREATED, Some("gzip"))
+    );
     let r = ask(&mut c, "/tagged", "gzip");
     assert_eq!(r.header("content-encoding"), Some("gzip"));
     assert_eq!(

@@ -1,6 +1,6 @@
 //! `Compression`: gzip or brotli for dynamic responses, as the client's
 //! `Accept-Encoding` prefers (its q-values honoured; `q=0` refuses a
-//! coding; ties go to brotli). Compressed only: a 200 whose body is in
+//! coding; ties go to brotli). Compressed only: a 2xx (not 204, 206) whose body is in
 //! memory, at least `min_size` bytes, of a compressible type (text, JSON,
 //! JavaScript, XML, SVG ...), not already encoded and not a range. A strong
 //! ETag becomes weak (the bytes differ from the identity's). Responses that
@@ -92,8 +92,14 @@ pub fn preferred(accept: &str) -> Option<Coding> {
                     .strip_prefix("q=")
                     .or_else(|| p.trim().strip_prefix("Q="))
             })
-            .find_map(|v| v.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
+            .map(|v| v.trim().parse::<f32>().ok())
+            .next()
+            .unwrap_or(Some(1.0));
+        // A qvalue is 0 to 1 (RFC 9110 12.4.2): an element with another is
+        // ignored.
+        let Some(q) = q.filter(|q| (0.0..=1.0).contains(q)) else {
+            continue;
+        };
         match coding.as_str() {
             "br" => br = Some(q),
             "gzip" | "x-gzip" => gzip = Some(q),
@@ -145,7 +151,11 @@ impl Middleware for Compression {
             .is_some_and(compressible);
         let encoded = response.header_value(CONTENT_ENCODING.as_str()).is_some()
             || response.header_value(CONTENT_RANGE.as_str()).is_some();
-        if !typed || encoded || response.status_code() != StatusCode::OK {
+        let status = response.status_code();
+        let whole = status.is_success()
+            && status != StatusCode::NO_CONTENT
+            && status != StatusCode::PARTIAL_CONTENT;
+        if !typed || encoded || !whole {
             return response;
         }
         response = response.header(VARY, "accept-encoding");
@@ -197,5 +207,11 @@ mod tests {
         assert_eq!(preferred("*;q=0.1, br;q=0"), Some(Coding::Gzip));
         assert_eq!(preferred("GZIP;Q=1"), Some(Coding::Gzip));
         assert_eq!(preferred(""), None);
+        assert_eq!(
+            preferred("br;q=1.5, gzip"),
+            Some(Coding::Gzip),
+            "q over 1 is ignored"
+        );
+        assert_eq!(preferred("br;q=x"), None);
     }
 }
