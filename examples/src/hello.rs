@@ -10,6 +10,14 @@ struct Message {
     message: &'static str,
 }
 
+/// The JSON body of the extractor benchmark's POSTs.
+#[derive(serde::Deserialize)]
+struct Input {
+    #[allow(dead_code)]
+    message: String,
+    n: u32,
+}
+
 /// The hello app (one per core).
 pub fn app() -> App {
     App::new()
@@ -34,6 +42,24 @@ pub fn app() -> App {
             }),
         )
         .route("/async/plaintext", get(|| async { plaintext() }))
+        // A JSON body in, parsed by hand and through `Json<T>` (the
+        // extractor benchmark, `loadtest/post_json.lua`).
+        .route(
+            "/in/hand",
+            post(|req: &Request| {
+                let ok = req
+                    .header("content-type")
+                    .is_some_and(|ct| ct.starts_with("application/json"));
+                match serde_json::from_slice::<Input>(req.body()) {
+                    Ok(input) if ok => Response::text(input.n.to_string()),
+                    _ => Response::new(percore::StatusCode::BAD_REQUEST),
+                }
+            }),
+        )
+        .route(
+            "/in/typed",
+            post(|Json(input): Json<Input>| input.n.to_string()),
+        )
         .route("/echo", post(echo))
 }
 

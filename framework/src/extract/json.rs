@@ -26,8 +26,12 @@ fn is_json(content_type: &str) -> bool {
     let Some((kind, sub)) = essence.split_once('/') else {
         return false;
     };
-    kind.eq_ignore_ascii_case("application")
-        && (sub.eq_ignore_ascii_case("json") || sub.to_ascii_lowercase().ends_with("+json"))
+    let suffix = |s: &str| {
+        s.len() > 5
+            && s.is_char_boundary(s.len() - 5)
+            && s[s.len() - 5..].eq_ignore_ascii_case("+json")
+    };
+    kind.eq_ignore_ascii_case("application") && (sub.eq_ignore_ascii_case("json") || suffix(sub))
 }
 
 impl<T: DeserializeOwned> FromRequest for Json<T> {
