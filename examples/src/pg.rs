@@ -7,6 +7,18 @@ use std::time::Duration;
 use percore::net::TcpStream;
 use tokio_postgres::{Client, Config, NoTls};
 
+/// `--database-url` parsed, or the program ends with exit code 2 and the
+/// reason (a command-line error).
+pub fn config_or_exit(url: &str) -> Config {
+    match url.parse::<Config>() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: --database-url: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
 /// Connects to the database `config` names (TCP; 5 s to connect).
 pub async fn connect(config: &Config) -> Result<Client, String> {
     let host = match config.get_hosts().first() {

@@ -28,8 +28,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use crate::app::App;
 use crate::conn::{Conn, PeerAddr};
 use crate::handler::{Part, Pending};
-use crate::http::head::Limits;
-use crate::runtime::exchange::{Exchange, ReadTimeouts};
+use crate::runtime::exchange::Exchange;
 use crate::runtime::executor::Core;
 use crate::runtime::timer::TASK_TIMER;
 
@@ -100,18 +99,7 @@ impl TestClient {
             None => Core::install(remote_fd),
         };
         let states = app.states();
-        let limits = Limits {
-            max_request_target: config.limits.max_request_target,
-            max_header_bytes: config.limits.max_header_bytes,
-            max_headers: config.limits.max_headers,
-            max_body: config.limits.max_body,
-        };
-        let timeouts = ReadTimeouts {
-            keepalive: config.timeouts.keepalive(),
-            header: config.timeouts.header(),
-            body: config.timeouts.body(),
-        };
-        let ex = Exchange::new(app, limits, &config.server.server_header, 0, timeouts);
+        let ex = Exchange::for_config(app, &config, 0);
         TestClient {
             ex,
             core,

@@ -14,7 +14,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::str::FromStr;
 
 use clap::Parser;
 use percore::config::CommonArgs;
@@ -45,13 +44,7 @@ struct Cli {
 
 fn main() {
     let cli = Cli::parse();
-    let config = match tokio_postgres::Config::from_str(&cli.database_url) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: --database-url: {e}");
-            std::process::exit(2);
-        }
-    };
+    let config = percore_examples::pg::config_or_exit(&cli.database_url);
     let size = cli.pool.max(1);
     let server = Server::from_common_args(cli.common);
     let result = server.serve(move |_core| app(Rc::new(Db::new(config.clone(), size))));

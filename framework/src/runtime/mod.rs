@@ -21,9 +21,8 @@ use tracing::{error, info};
 use crate::app::App;
 use crate::config::{Config, ExampleCli};
 use crate::error::{Error, Result};
-use crate::http::head::Limits;
 use crate::net;
-use exchange::{Exchange, ReadTimeouts};
+use exchange::Exchange;
 use worker::{Worker, WorkerSetup};
 
 /// The index of a worker (and so of the core it is pinned to, in the order
@@ -268,19 +267,7 @@ fn run_worker(
         if let Some(e) = app.error.take() {
             return Err(e);
         }
-        let cfg = &setup.config;
-        let limits = Limits {
-            max_request_target: cfg.limits.max_request_target,
-            max_header_bytes: cfg.limits.max_header_bytes,
-            max_headers: cfg.limits.max_headers,
-            max_body: cfg.limits.max_body,
-        };
-        let timeouts = ReadTimeouts {
-            keepalive: cfg.timeouts.keepalive(),
-            header: cfg.timeouts.header(),
-            body: cfg.timeouts.body(),
-        };
-        let mut ex = Exchange::new(app, limits, &cfg.server.server_header, index, timeouts);
+        let mut ex = Exchange::for_config(app, &setup.config, index);
         ex.access_log = access_log;
         Worker::new(setup, ex, core, remote_read)
     })();

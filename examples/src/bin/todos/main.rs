@@ -24,7 +24,6 @@
 mod pool;
 
 use std::rc::Rc;
-use std::str::FromStr;
 
 use clap::Parser;
 use percore::config::CommonArgs;
@@ -52,13 +51,7 @@ struct Cli {
 
 fn main() {
     let cli = Cli::parse();
-    let config = match tokio_postgres::Config::from_str(&cli.database_url) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: --database-url: {e}");
-            std::process::exit(2);
-        }
-    };
+    let config = percore_examples::pg::config_or_exit(&cli.database_url);
     let size = cli.pool;
     let server = Server::from_common_args(cli.common);
     let result = server.serve(move |_core| app(Rc::new(Pool::new(config.clone(), size))));

@@ -124,6 +124,23 @@ impl Exchange {
         }
     }
 
+    /// A core's exchange around its app, with `config`'s limits, timeouts
+    /// and Server header.
+    pub(crate) fn for_config(app: App, config: &crate::config::Config, core: usize) -> Exchange {
+        let limits = Limits {
+            max_request_target: config.limits.max_request_target,
+            max_header_bytes: config.limits.max_header_bytes,
+            max_headers: config.limits.max_headers,
+            max_body: config.limits.max_body,
+        };
+        let timeouts = ReadTimeouts {
+            keepalive: config.timeouts.keepalive(),
+            header: config.timeouts.header(),
+            body: config.timeouts.body(),
+        };
+        Exchange::new(app, limits, &config.server.server_header, core, timeouts)
+    }
+
     /// Bytes arrived on `conn` at `now`: serve every complete request, keep
     /// the rest, set the read deadline that now applies.
     pub(crate) fn receive(&mut self, conn: &mut Conn, data: &[u8], now: Millis) {
