@@ -175,3 +175,20 @@ fn errors_cookies_redirects_and_panics_as_a_user_expects() {
     );
     let _ = Redirect::to("/x").into_response();
 }
+
+#[test]
+fn more_captures_than_fit_on_the_stack() {
+    type Nine = (u8, u8, u8, u8, u8, u8, u8, u8, u8);
+    let app = App::new().route(
+        "/:a/:b/:c/:d/:e/:f/:g/:h/:i",
+        get(|Path(t): Path<Nine>| {
+            format!(
+                "{}{}{}{}{}{}{}{}{}",
+                t.0, t.1, t.2, t.3, t.4, t.5, t.6, t.7, t.8
+            )
+        }),
+    );
+    let mut c = TestClient::new(app);
+    assert_eq!(c.get("/1/2/3/4/5/6/7/8/9").text(), "123456789");
+    assert_eq!(c.get("/1/2/3/4/5/6/7/8/x").status, StatusCode::NOT_FOUND);
+}

@@ -25,8 +25,23 @@ impl<T: DeserializeOwned> FromRequestParts for Path<T> {
     type Rejection = Rejection;
 
     fn from_request_parts(req: &Request) -> Result<Self, Rejection> {
-        let pairs: Vec<(&str, &str)> = req.params().collect();
-        T::deserialize(Captures(&pairs))
+        // Up to 8 captures on the stack (no allocation); more in a Vec.
+        let mut stack = [("", ""); 8];
+        let mut n = 0;
+        let mut heap = Vec::new();
+        for pair in req.params() {
+            if n < stack.len() {
+                stack[n] = pair;
+                n += 1;
+            } else {
+                if heap.is_empty() {
+                    heap.extend_from_slice(&stack);
+                }
+                heap.push(pair);
+            }
+        }
+        let pairs: &[(&str, &str)] = if heap.is_empty() { &stack[..n] } else { &heap };
+        T::deserialize(Captures(pairs))
             .map(Path)
             .map_err(|e| match e {
                 PathError::NoMatch(m) => Rejection::new(StatusCode::NOT_FOUND, m),
