@@ -128,6 +128,13 @@ fn parse_version(v: &[u8]) -> Result<Version, ParseError> {
 /// Classify the request-target (RFC 9112 3.2) and fill path / query / host.
 /// `off` is the target's offset in the parsed buffer.
 fn parse_target(target: &[u8], off: usize, head: &mut RequestHead) -> Result<(), ParseError> {
+    // CONNECT takes only the authority-form (RFC 9110 9.3.6), which this
+    // server does not serve (no tunnels): any other form is malformed.
+    if head.method == Method::CONNECT {
+        return Err(bad(
+            "CONNECT needs an authority-form target (no tunnels here)",
+        ));
+    }
     match target[0] {
         // origin-form = absolute-path [ "?" query ]
         b'/' => {
@@ -243,6 +250,8 @@ mod tests {
         assert!(line(b"GET http://u@h/p HTTP/1.1\r\n").is_err());
         assert!(line(b"GET ftp://h/p HTTP/1.1\r\n").is_err());
         assert!(line(b"CONNECT h:443 HTTP/1.1\r\n").is_err());
+        assert!(line(b"CONNECT /any HTTP/1.1\r\n").is_err());
+        assert!(line(b"CONNECT http://h/ HTTP/1.1\r\n").is_err());
         assert!(line(b"GET * HTTP/1.1\r\n").is_err());
         assert!(line(b"OPTIONS *x HTTP/1.1\r\n").is_err());
         assert!(line(b"GET /a#f HTTP/1.1\r\n").is_err());
