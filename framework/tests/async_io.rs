@@ -26,7 +26,9 @@ fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
-/// Waits (a bounded time) for the descriptor count to come back to `want`.
+/// Waits (a bounded time) for the descriptor count to come back to `want`
+/// or under it (a socket of the warm-up may still have been closing when
+/// `want` was counted).
 fn settles_to(want: usize) -> usize {
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
@@ -257,10 +259,10 @@ fn cancellation_stories_leak_no_descriptor() {
     while let Ok((s, _)) = silent.accept() {
         drop(s);
     }
-    assert_eq!(
-        settles_to(before),
-        before,
-        "descriptors after dropped reads"
+    let after = settles_to(before);
+    assert!(
+        after <= before,
+        "descriptors after dropped reads: {after}, {before} before"
     );
 
     // 2. Drop a connect that never completes: a listener with a backlog of
@@ -281,10 +283,10 @@ fn cancellation_stories_leak_no_descriptor() {
             "timed out"
         );
     }
-    assert_eq!(
-        settles_to(before),
-        before,
-        "descriptors after dropped connects"
+    let after = settles_to(before);
+    assert!(
+        after <= before,
+        "descriptors after dropped connects: {after}, {before} before"
     );
     drop(fillers);
 

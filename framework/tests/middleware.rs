@@ -310,3 +310,161 @@ fn compression_follows_accept_encoding_and_skips_what_it_should() {
         "a strong ETag is weakened"
     );
 }
+
+/// An app whose layers mark every response, with a small body limit, for
+/// the framework's refusals of requests whose head is whole.
+fn refusing_app() -> App {
+    App::new()
+        .route(
+            "/upload",
+            percore::post(|req: &Request| format!("{} bytes", req.body().len())),
+        )
+        .route(
+            "/stream",
+            percore::post(|mut req: Request| async move {
+                match req.body_bytes().await {
+                    Ok(b) => Response::text(format!("{} bytes", b.len())),
+                    Err(e) => percore::IntoResponse::into_response(e),
+                }
+            }),
+        )
+        .route(
+            "/panic",
+            get(|| -> &'static str { panic!("sync handler fails") }),
+        )
+        .route(
+            "/panic-async",
+            get(|| async {
+                percore::time::sleep(Duration::from_millis(5)).await;
+                if Instant::now().elapsed() < Duration::from_secs(1) {
+                    panic!("async handler fails");
+                }
+                "never"
+            }),
+        )
+        .layer(Trace("outer"))
+        .layer(Cors::origins(["https://app.example"]))
+        .error_page(|_, m| Json(serde_json::json!({ "error": m })))
+}
+
+const LIMIT: u64 = 1000;
+
+fn refusing_server() -> percore::RunningServer {
+    common::start_with(1, |c| c.limits.max_body = LIMIT, |_| refusing_app())
+}
+
+/// Sends `request`, reads to the close, and parses the one response.
+fn refused(addr: std::net::SocketAddr, request: &[u8]) -> (common::Resp, bool, Vec<u8>) {
+    use std::io::Write;
+    let mut s = common::connect(addr);
+    s.write_all(request).unwrap();
+    let (bytes, closed) = common::read_to_close(&mut s);
+    let (resp, _) = common::parse_response(&bytes, false)
+        .unwrap_or_else(|| panic!("no response in {:?}", String::from_utf8_lossy(&bytes)));
+    (resp, closed, bytes)
+}
+
+fn assert_seen_by_layers(r: &common::Resp, status: u16) {
+    assert_eq!(r.status, status);
+    assert_eq!(
+        r.header("x-trace"),
+        Some("outer"),
+        "the layer saw the {status}"
+    );
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    let v: serde_json::Value = serde_json::from_slice(&r.body).expect("the error page's JSON");
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|m| m.starts_with(&status.to_string())),
+        "{v}"
+    );
+}
+
+#[test]
+fn layers_see_the_frameworks_refusals_of_whole_heads() {
+    let server = refusing_server();
+    let addr = server.local_addr();
+    let origin = "Origin: https://app.example\r\n";
+    for path in ["/upload", "/stream"] {
+        // At the limit: served, through the layer.
+        let body = vec![b'a'; LIMIT as usize];
+        let mut req =
+            format!("POST {path} HTTP/1.1\r\nHost: x\r\n{origin}Content-Length: {LIMIT}\r\n\r\n")
+                .into_bytes();
+        req.extend_from_slice(&body);
+        let r = common::roundtrip(addr, &req);
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(r.body, format!("{LIMIT} bytes").as_bytes());
+        assert_eq!(r.header("x-trace"), Some("outer"));
+
+        // One over, declared: 413 through the layers, body unread, closed;
+        // with Expect, no 100 Continue first.
+        for expect in ["", "Expect: 100-continue\r\n"] {
+            let req = format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\n{origin}{expect}Content-Length: {}\r\n\r\n",
+                LIMIT + 1
+            );
+            let (r, closed, bytes) = refused(addr, req.as_bytes());
+            assert!(!bytes.starts_with(b"HTTP/1.1 100"), "{path} {expect:?}");
+            assert_seen_by_layers(&r, 413);
+            assert!(closed, "{path}: the connection closes after a 413");
+        }
+    }
+
+    // Chunked to a sync handler: one byte over the limit is a 413, a broken
+    // chunk a 400, both through the layers.
+    let over = LIMIT as usize + 1;
+    let mut req = format!(
+        "POST /upload HTTP/1.1\r\nHost: x\r\n{origin}Transfer-Encoding: chunked\r\n\r\n{over:x}\r\n"
+    )
+    .into_bytes();
+    req.extend(std::iter::repeat_n(b'a', over));
+    req.extend_from_slice(b"\r\n0\r\n\r\n");
+    let (r, closed, _) = refused(addr, &req);
+    assert_seen_by_layers(&r, 413);
+    assert!(closed);
+    let req = format!(
+        "POST /upload HTTP/1.1\r\nHost: x\r\n{origin}Transfer-Encoding: chunked\r\n\r\nzz\r\n"
+    );
+    let (r, closed, _) = refused(addr, req.as_bytes());
+    assert_seen_by_layers(&r, 400);
+    assert!(closed);
+
+    // No route, before a 100 Continue: 404 through the layers.
+    let req = format!(
+        "POST /nowhere HTTP/1.1\r\nHost: x\r\n{origin}Expect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+    );
+    let (r, _, bytes) = refused(addr, req.as_bytes());
+    assert!(!bytes.starts_with(b"HTTP/1.1 100"));
+    assert_seen_by_layers(&r, 404);
+
+    // A panicking handler, sync or async: 500 through the layers, closed.
+    for path in ["/panic", "/panic-async"] {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n{origin}\r\n");
+        let (r, closed, _) = refused(addr, req.as_bytes());
+        assert_seen_by_layers(&r, 500);
+        assert!(closed, "{path}: the connection closes after a panic");
+    }
+
+    // The core still serves.
+    let r = common::roundtrip(
+        addr,
+        b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
+    );
+    assert_eq!(r.body, b"2 bytes");
+}
+
+#[test]
+fn a_panicking_async_handler_behind_layers_gets_500_in_process_too() {
+    let mut c = TestClient::new(refusing_app());
+    let r = c.get("/panic-async");
+    assert_eq!(r.status, 500);
+    assert_eq!(
+        r.headers.get("x-trace").map(|v| v.to_str().unwrap()),
+        Some("outer")
+    );
+}

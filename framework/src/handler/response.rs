@@ -240,6 +240,9 @@ pub struct Response {
     /// An error's message (see [`Response::error`]): the app's error page,
     /// if it has one, formats the response from it.
     pub(crate) error: Option<std::borrow::Cow<'static, str>>,
+    /// The connection closes after this response (the 500 of a handler
+    /// that panicked, once its middleware has seen it).
+    pub(crate) close: bool,
 }
 
 impl Default for Response {
@@ -258,6 +261,7 @@ impl Response {
             body: Body::Empty,
             invalid: false,
             error: None,
+            close: false,
         }
     }
 

@@ -166,7 +166,6 @@ impl Framing {
         } else {
             match self.content_length {
                 None | Some(0) => BodyKind::None,
-                Some(n) if n > limits.max_body => return Err(ParseError::PayloadTooLarge),
                 Some(n) => BodyKind::Length(n),
             }
         };
@@ -181,7 +180,12 @@ impl Framing {
             // RFC 9112 9.3: 1.0 is persistent only if the client asked for it.
             head.keep_alive = self.keep_alive && !self.close;
         }
-        Ok(())
+        // Last, once the head is whole: it is answered as a request (its
+        // app's middleware sees the 413).
+        match head.body {
+            BodyKind::Length(n) if n > limits.max_body => Err(ParseError::PayloadTooLarge),
+            _ => Ok(()),
+        }
     }
 }
 

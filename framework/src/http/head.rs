@@ -114,7 +114,8 @@ pub enum Version {
 pub enum BodyKind {
     /// No body (no framing field, or `Content-Length: 0`).
     None,
-    /// `Content-Length: n`, n > 0 and n <= `Limits::max_body`.
+    /// `Content-Length: n`, n > 0 and n <= `Limits::max_body` (but for a
+    /// head refused with [`super::ParseError::PayloadTooLarge`]).
     Length(u64),
     /// `Transfer-Encoding: chunked`: decode with [`super::body::ChunkedDecoder`].
     Chunked,
@@ -256,7 +257,9 @@ const fn bad(why: &'static str) -> ParseError {
 ///
 /// Returns `Partial` when `buf` holds a valid prefix of a head that is still
 /// within the limits; errors as soon as the bytes seen prove the request bad.
-/// On error `head` holds whatever was parsed so far and must not be used.
+/// On error `head` holds whatever was parsed so far and must not be used,
+/// but for [`ParseError::PayloadTooLarge`]: that head is whole and valid (its
+/// `body` is the declared length), so it can be answered as a request would.
 pub fn parse_head(
     buf: &[u8],
     limits: &Limits,
@@ -330,8 +333,8 @@ pub fn parse_head(
         head.headers.push(HeaderSpan { name, value });
         framing.field(f.name.as_bytes(), f.value, value)?;
     }
-    framing.finish(limits, head)?;
     head.head_len = head_len;
+    framing.finish(limits, head)?;
     Ok(ParseStatus::Complete)
 }
 

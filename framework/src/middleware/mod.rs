@@ -13,10 +13,14 @@
 //! plain call, and a layer costs nothing when it is not used. What hooks
 //! cannot do (time out a handler) is a layer of its own kind: [`Timeout`].
 //!
-//! Not seen by layers: a request the codec refuses (bad syntax, a head or a
-//! Content-Length over the limits: there is no request to show them; the
-//! app's error page still formats the answer), and the 500 of an async
-//! handler that panicked.
+//! Layers also see the framework's refusals of a request whose head is
+//! whole: 404 and 405 (before a `100 Continue` too), 413 for a declared or
+//! chunked body over `max_body`, 400 for a chunked body that breaks its
+//! framing, and the 500 of a handler that panicked, sync or async (the
+//! connection closes after those). Not seen: a request the codec refuses
+//! before its head is whole (bad syntax, a head over the limits, a
+//! timeout): there is no request to show them; the app's error page still
+//! formats the answer.
 //!
 //! Built in: [`RequestId`], [`AccessLog`] (with the time taken), [`Cors`],
 //! [`Compression`] (gzip, brotli), [`Auth`] (bearer, basic), [`Timeout`].
@@ -41,12 +45,13 @@ pub use timeout::Timeout;
 
 use std::any::Any;
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
 use crate::handler::{Request, Response};
-use crate::runtime::executor::{with_core, BoxFuture};
+use crate::runtime::executor::{panic_message, with_core, BoxFuture};
 
 /// A layer around handlers (see the module docs).
 #[diagnostic::on_unimplemented(
@@ -175,7 +180,26 @@ impl Future for Layered {
             with_core("a middleware", |core| core.answer(r));
             return Poll::Ready(());
         }
-        ready!(this.task.as_mut().poll_task(cx));
+        // A panic is caught here, so that the 500 goes through the layers
+        // (a CORS header on it lets a browser read it); the connection
+        // still closes after it.
+        let task = &mut *this.task;
+        match catch_unwind(AssertUnwindSafe(|| task.as_mut().poll_task(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(())) => {}
+            Err(panic) => {
+                tracing::error!("handler panicked: {}", panic_message(&panic));
+                let memos = this.memos.take().unwrap_or_default();
+                let r = Response::static_error(
+                    http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "500 Internal Server Error\n",
+                );
+                let mut r = after(this.layers, memos, r);
+                r.close = true;
+                with_core("a middleware", |core| core.answer(r));
+                return Poll::Ready(());
+            }
+        }
         let Some(memos) = this.memos.take() else {
             return Poll::Ready(());
         };

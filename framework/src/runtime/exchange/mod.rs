@@ -27,6 +27,8 @@ mod tests;
 
 use std::time::Duration;
 
+use ::http::StatusCode;
+
 use crate::app::App;
 use crate::app::Resolved;
 use crate::conn::{BodyProgress, BufPool, ChunkedProgress, Conn, FeedFraming, HeadScan, Waiting};
@@ -37,6 +39,7 @@ use crate::http::encode;
 use crate::http::head::{parse_head, BodyKind, Limits, ParseError, ParseStatus, RequestHead};
 use crate::router::Params;
 use crate::runtime::timer::{Clock, Deadline, Millis};
+use respond::plain;
 
 /// Stop serving pipelined requests once this much output waits for the
 /// socket; the rest is served when the send drains.
@@ -334,7 +337,18 @@ impl Exchange {
         if !self.head_may_be_complete(&mut conn.http.scan, input) {
             return Ok(Step::NeedHead);
         }
-        if let ParseStatus::Partial = parse_head(input, &self.limits, &mut self.head)? {
+        let parsed = match parse_head(input, &self.limits, &mut self.head) {
+            Err(ParseError::PayloadTooLarge) => {
+                // A whole head declaring too long a body: answered as a
+                // request (its middleware sees the 413); the body is not read.
+                let head_bytes = &input[..self.head.head_len];
+                self.params.clear();
+                self.refuse(conn, head_bytes, plain(StatusCode::PAYLOAD_TOO_LARGE));
+                return Ok(Step::Served(input.len()));
+            }
+            other => other?,
+        };
+        if let ParseStatus::Partial = parsed {
             conn.http.scan = HeadScan {
                 scanned: input.len() as u32,
             };
@@ -375,8 +389,13 @@ impl Exchange {
                     .decode(&rest[progress.raw_used..], &mut progress.body);
                 match status {
                     Err(e) => {
+                        // The head is whole: the refusal is answered as the
+                        // request's (its middleware sees it).
                         self.recycle_chunked(boxed);
-                        Err(e)
+                        tracing::debug!(core = self.core, reason = ?e, "refusing a chunked body");
+                        self.params.clear();
+                        self.refuse(conn, &input[..head_len], plain(e.status()));
+                        Ok(Step::Served(input.len()))
                     }
                     Ok(DecodeStatus::NeedMore { consumed }) => {
                         progress.raw_used += consumed;

@@ -93,23 +93,12 @@ impl Exchange {
         // The framework's own answers (404, 405, OPTIONS *) go through the
         // app's middleware too; handlers were wrapped as the app started.
         let reply = match reply {
-            Reply::Ready(r) if framework_answer && !self.app.layers.is_empty() => {
-                let at = (self.core, conn.peer);
-                let layers = &self.app.layers;
-                Reply::Ready(Request::with_borrowed(
-                    head_bytes,
-                    head,
-                    &self.params,
-                    body,
-                    at,
-                    |req| match middleware::before(layers, req) {
-                        Ok(memos) => middleware::after(layers, memos, r),
-                        Err(refused) => refused,
-                    },
-                ))
+            Reply::Ready(r) if framework_answer => {
+                Reply::Ready(self.through_app_layers(conn, head_bytes, body, r))
             }
             other => other,
         };
+        let head = &self.head;
         let deferred = Deferred {
             is_head: head.method == Method::HEAD,
             http10: head.version == Version::Http10,
@@ -175,13 +164,50 @@ impl Exchange {
                 r
             }
         };
+        self.refuse(conn, head_bytes, response);
+        true
+    }
+
+    /// Answers the request in `self.head` with a framework error, through
+    /// the app's middleware, without reading its body: the connection
+    /// closes after it (a 404 before `100 Continue`, a 413, a chunked body
+    /// that breaks its framing).
+    pub(super) fn refuse(&mut self, conn: &mut Conn, head_bytes: &[u8], response: Response) {
+        let response = self.through_app_layers(conn, head_bytes, &[], response);
+        let head = &self.head;
         let deferred = Deferred {
             is_head: head.method == Method::HEAD,
             http10: head.version == Version::Http10,
             close: true,
         };
         self.encode(conn, response, deferred);
-        true
+    }
+
+    /// A response the framework made for the request in `self.head`, as
+    /// the app's middleware leaves it (its `before` hooks may answer
+    /// instead: a refused login stays a 401).
+    fn through_app_layers(
+        &mut self,
+        conn: &Conn,
+        head_bytes: &[u8],
+        body: &[u8],
+        response: Response,
+    ) -> Response {
+        let layers = &self.app.layers;
+        if layers.is_empty() {
+            return response;
+        }
+        Request::with_borrowed(
+            head_bytes,
+            &self.head,
+            &self.params,
+            body,
+            (self.core, conn.peer),
+            |req| match middleware::before(layers, req) {
+                Ok(memos) => middleware::after(layers, memos, response),
+                Err(refused) => refused,
+            },
+        )
     }
 
     /// An async handler's answer (`None`: it panicked) for the request the
@@ -208,7 +234,7 @@ impl Exchange {
 
     /// Encodes `response` into the connection's output.
     fn encode(&mut self, conn: &mut Conn, response: Response, mut d: Deferred) {
-        d.close |= self.feed_before_response(conn);
+        d.close |= self.feed_before_response(conn) | response.close;
         // A response with an invalid header never reaches the wire: a 500,
         // as the app's error page formats it.
         let response = if response.invalid {
@@ -273,13 +299,12 @@ impl Exchange {
                 &self.server_header,
             );
         }
-        let message = status.canonical_reason().unwrap_or("error");
         let d = Deferred {
             is_head: false,
             http10: false,
             close: true,
         };
-        self.encode(conn, Response::error(status, message), d);
+        self.encode(conn, plain(status), d);
     }
 }
 
@@ -406,7 +431,13 @@ pub(crate) fn plain(status: StatusCode) -> Response {
     let text = match status {
         StatusCode::NOT_FOUND => "404 Not Found\n",
         StatusCode::METHOD_NOT_ALLOWED => "405 Method Not Allowed\n",
-        _ => "500 Internal Server Error\n",
+        StatusCode::INTERNAL_SERVER_ERROR => "500 Internal Server Error\n",
+        StatusCode::PAYLOAD_TOO_LARGE => "413 Payload Too Large\n",
+        StatusCode::BAD_REQUEST => "400 Bad Request\n",
+        _ => {
+            let reason = encode::reason(status);
+            return Response::error(status, format!("{} {reason}", status.as_str()));
+        }
     };
     Response::static_error(status, text)
 }
