@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # TechEmpower database endpoints against the local PostgreSQL
 # (.ci/postgres.sh): examples/techempower, and each database peer that is
-# built (loadtest/peers: peer-actix), every server pinned to CPU 1 with one
+# built (loadtest/peers: peer-actix, peer-ntex), every server pinned to CPU 1 with one
 # worker, wrk on CPU 0; rounds interleaved. Prints req/s, the server's CPU
 # per request and PostgreSQL's (every postgres process, from /proc).
 # usage: loadtest/db_bench.sh [SECONDS] [CONNECTIONS] [ROUNDS]
@@ -16,11 +16,15 @@ declare -A pid port
 taskset -c 1 target/release/techempower --workers 1 --listen 127.0.0.1:18611 2>/dev/null &
 pid[percore]=$! port[percore]=18611
 names=(percore)
-if [ -x loadtest/peers/target/release/peer-actix ]; then
-  taskset -c 1 loadtest/peers/target/release/peer-actix --workers 1 --listen 127.0.0.1:18612 >/dev/null 2>&1 &
-  pid[actix]=$! port[actix]=18612
-  names+=(actix)
-fi
+port_of=(actix:18612 ntex:18613)
+for entry in "${port_of[@]}"; do
+  n=${entry%%:*} p=${entry##*:}
+  if [ -x "loadtest/peers/target/release/peer-$n" ]; then
+    taskset -c 1 "loadtest/peers/target/release/peer-$n" --workers 1 --listen "127.0.0.1:$p" >/dev/null 2>&1 &
+    pid[$n]=$! port[$n]=$p
+    names+=("$n")
+  fi
+done
 trap 'for n in "${names[@]}"; do kill ${pid[$n]} 2>/dev/null; done' EXIT
 until curl -sf "http://127.0.0.1:18611/cached-queries" >/dev/null; do sleep 0.2; done
 for n in "${names[@]}"; do until curl -sf "http://127.0.0.1:${port[$n]}/db" >/dev/null; do sleep 0.2; done; done

@@ -79,6 +79,8 @@ struct Db {
     size: usize,
     conns: RefCell<Vec<Rc<Conn>>>,
     next: Cell<usize>,
+    /// Connections being opened.
+    opening: Cell<usize>,
     cache: RefCell<Vec<World>>,
 }
 
@@ -89,6 +91,7 @@ impl Db {
             size,
             conns: RefCell::new(Vec::new()),
             next: Cell::new(0),
+            opening: Cell::new(0),
             cache: RefCell::new(Vec::new()),
         }
     }
@@ -110,9 +113,38 @@ impl Db {
 
     /// A connection in turn, opened on first use (and again if one broke):
     /// the queries of one request spread over them, run by as many backends.
+    /// Never more than `size` are open or opening: requests that come while
+    /// the only ones are still opening wait for them.
     async fn conn(&self) -> Result<Rc<Conn>, Response> {
-        self.conns.borrow_mut().retain(|c| !c.client.is_closed());
-        if self.conns.borrow().len() < self.size {
+        loop {
+            self.conns.borrow_mut().retain(|c| !c.client.is_closed());
+            let open = self.conns.borrow().len();
+            if open + self.opening.get() < self.size {
+                return self.open().await;
+            }
+            if open > 0 {
+                let conns = self.conns.borrow();
+                let i = self.next.get() % conns.len();
+                self.next.set(i + 1);
+                return Ok(conns[i].clone());
+            }
+            // All of them are being opened (each within its connect timeout).
+            percore::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    }
+
+    /// Opens one more connection and prepares its statements.
+    async fn open(&self) -> Result<Rc<Conn>, Response> {
+        // Counted while it opens, even if this request is dropped meanwhile.
+        struct Opening<'a>(&'a Cell<usize>);
+        impl Drop for Opening<'_> {
+            fn drop(&mut self) {
+                self.0.set(self.0.get() - 1);
+            }
+        }
+        self.opening.set(self.opening.get() + 1);
+        let counted = Opening(&self.opening);
+        let opened = async {
             let client = percore_examples::pg::connect(&self.config)
                 .await
                 .map_err(unavailable)?;
@@ -124,18 +156,17 @@ impl Db {
                 .prepare("SELECT id, message FROM Fortune")
                 .await
                 .map_err(failed)?;
-            let conn = Rc::new(Conn {
+            Ok(Rc::new(Conn {
                 client,
                 world,
                 fortunes,
-            });
-            self.conns.borrow_mut().push(conn.clone());
-            return Ok(conn);
+            }))
         }
-        let conns = self.conns.borrow();
-        let i = self.next.get() % conns.len();
-        self.next.set(i + 1);
-        Ok(conns[i].clone())
+        .await;
+        drop(counted);
+        let conn = opened?;
+        self.conns.borrow_mut().push(conn.clone());
+        Ok(conn)
     }
 }
 

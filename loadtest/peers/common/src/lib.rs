@@ -1,5 +1,9 @@
 //! What every benchmark peer shares: `--listen HOST:PORT` / `--workers N`
-//! parsing (no CLI crate) and the TechEmpower payloads.
+//! parsing (no CLI crate) and the TechEmpower payloads; with the `db`
+//! feature, the database endpoints' queries.
+
+#[cfg(feature = "db")]
+pub mod db;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::exit;
@@ -14,7 +18,9 @@ pub struct Message {
 }
 
 impl Message {
-    pub const HELLO: Message = Message { message: "Hello, World!" };
+    pub const HELLO: Message = Message {
+        message: "Hello, World!",
+    };
 }
 
 /// Command line of a peer.
@@ -44,7 +50,9 @@ impl Args {
     /// Accepts `--listen X`, `--listen=X`, `--workers N`, `--workers=N`, `-h`/`--help`.
     pub fn parse(name: &str) -> Args {
         let mut listen = "127.0.0.1:8080".to_string();
-        let mut workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let mut workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
         let mut it = std::env::args().skip(1);
         while let Some(arg) = it.next() {
             let (key, inline) = match arg.split_once('=') {
@@ -77,7 +85,12 @@ impl Args {
             .to_socket_addrs()
             .ok()
             .and_then(|mut a| a.next())
-            .unwrap_or_else(|| fail(name, &format!("--listen: not a HOST:PORT address: {listen}")));
+            .unwrap_or_else(|| {
+                fail(
+                    name,
+                    &format!("--listen: not a HOST:PORT address: {listen}"),
+                )
+            });
         Args { listen, workers }
     }
 }

@@ -24,7 +24,11 @@ static SERVER_NAME: HeaderValue = HeaderValue::from_static("hyper");
 
 async fn handle(req: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let (status, ctype, body) = match (req.method(), req.uri().path()) {
-        (&Method::GET, "/plaintext") => (StatusCode::OK, "text/plain", Bytes::from_static(PLAINTEXT.as_bytes())),
+        (&Method::GET, "/plaintext") => (
+            StatusCode::OK,
+            "text/plain",
+            Bytes::from_static(PLAINTEXT.as_bytes()),
+        ),
         (&Method::GET, "/json") => {
             let body = serde_json::to_vec(&Message::HELLO).expect("serialise");
             (StatusCode::OK, "application/json", Bytes::from(body))

@@ -51,6 +51,8 @@ fn main() -> io::Result<()> {
         .set_stack_size(0x2000);
     let server = Factory.start(args.listen)?;
     announce(NAME, args.listen, args.workers);
-    server.join().map_err(|_| io::Error::other("server coroutine panicked"))?;
+    server
+        .join()
+        .map_err(|_| io::Error::other("server coroutine panicked"))?;
     Ok(())
 }
