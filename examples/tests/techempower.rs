@@ -20,8 +20,13 @@ impl Drop for Te {
 }
 
 fn start() -> Te {
+    start_with(&["--workers", "2"])
+}
+
+fn start_with(args: &[&str]) -> Te {
     let mut child = Command::new(env!("CARGO_BIN_EXE_techempower"))
-        .args(["--listen", "127.0.0.1:0", "--workers", "2"])
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
         .env("RUST_LOG", "warn,percore=info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -184,4 +189,41 @@ fn techempower_endpoints_pass_the_benchmarks_rules() {
     }
     want += "</table></body></html>";
     assert_eq!(body, want);
+}
+
+/// A fresh core met by a burst of requests opens `--pool` connections, not
+/// one per request (each connection is a PostgreSQL backend; too many and
+/// the database refuses them).
+#[test]
+fn a_burst_on_a_fresh_core_opens_at_most_pool_connections() {
+    let name = format!("percore_pool_test_{}", std::process::id());
+    let url = format!(
+        "postgres://benchmarkdbuser:benchmarkdbpass@127.0.0.1:5432/hello_world?application_name={name}"
+    );
+    let te = start_with(&["--workers", "1", "--pool", "3", "--database-url", &url]);
+    let addr = te.addr;
+    let burst: Vec<_> = (0..48)
+        .map(|i| {
+            let path = if i % 2 == 0 {
+                "/queries?queries=7"
+            } else {
+                "/updates?queries=3"
+            };
+            std::thread::spawn(move || get(addr, path))
+        })
+        .collect();
+    for call in burst {
+        let (status, _, body) = call.join().unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+    let backends: usize = psql(&format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{name}'"
+    ))
+    .trim()
+    .parse()
+    .unwrap();
+    assert!(
+        (1..=3).contains(&backends),
+        "{backends} connections for a pool of 3"
+    );
 }

@@ -12,12 +12,13 @@
 //!
 //! `techempower --database-url postgres://benchmarkdbuser:benchmarkdbpass@127.0.0.1/hello_world`
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use clap::Parser;
 use percore::config::CommonArgs;
 use percore::{get, App, Html, Json, Request, Response, Server, State, StatusCode};
+use percore_examples::pool::Pool;
 use serde::Serialize;
 use tokio_postgres::{Client, Statement};
 
@@ -73,25 +74,27 @@ struct Conn {
     fortunes: Statement,
 }
 
+impl percore_examples::pool::Pooled for Conn {
+    fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+}
+
 /// A core's connections and its `/cached-queries` cache.
 struct Db {
-    config: tokio_postgres::Config,
-    size: usize,
-    conns: RefCell<Vec<Rc<Conn>>>,
-    next: Cell<usize>,
-    /// Connections being opened.
-    opening: Cell<usize>,
+    pool: Pool<Conn>,
     cache: RefCell<Vec<World>>,
 }
 
 impl Db {
     fn new(config: tokio_postgres::Config, size: usize) -> Db {
+        let config = Rc::new(config);
+        let pool = Pool::new(size, move || {
+            let config = config.clone();
+            async move { open(&config).await }
+        });
         Db {
-            config,
-            size,
-            conns: RefCell::new(Vec::new()),
-            next: Cell::new(0),
-            opening: Cell::new(0),
+            pool,
             cache: RefCell::new(Vec::new()),
         }
     }
@@ -99,75 +102,32 @@ impl Db {
     /// The first connection: requests of one query share it, pipelined
     /// (PostgreSQL serves a pipelined connection with far less CPU per query).
     async fn first(&self) -> Result<Rc<Conn>, Response> {
-        let open = self
-            .conns
-            .borrow()
-            .first()
-            .filter(|c| !c.client.is_closed())
-            .cloned();
-        match open {
-            Some(c) => Ok(c),
-            None => self.conn().await,
-        }
+        self.pool.first().await.map_err(unavailable)
     }
 
-    /// A connection in turn, opened on first use (and again if one broke):
-    /// the queries of one request spread over them, run by as many backends.
-    /// Never more than `size` are open or opening: requests that come while
-    /// the only ones are still opening wait for them.
+    /// A connection in turn: the queries of one request spread over them,
+    /// run by as many backends.
     async fn conn(&self) -> Result<Rc<Conn>, Response> {
-        loop {
-            self.conns.borrow_mut().retain(|c| !c.client.is_closed());
-            let open = self.conns.borrow().len();
-            if open + self.opening.get() < self.size {
-                return self.open().await;
-            }
-            if open > 0 {
-                let conns = self.conns.borrow();
-                let i = self.next.get() % conns.len();
-                self.next.set(i + 1);
-                return Ok(conns[i].clone());
-            }
-            // All of them are being opened (each within its connect timeout).
-            percore::time::sleep(std::time::Duration::from_millis(2)).await;
-        }
+        self.pool.get().await.map_err(unavailable)
     }
+}
 
-    /// Opens one more connection and prepares its statements.
-    async fn open(&self) -> Result<Rc<Conn>, Response> {
-        // Counted while it opens, even if this request is dropped meanwhile.
-        struct Opening<'a>(&'a Cell<usize>);
-        impl Drop for Opening<'_> {
-            fn drop(&mut self) {
-                self.0.set(self.0.get() - 1);
-            }
-        }
-        self.opening.set(self.opening.get() + 1);
-        let counted = Opening(&self.opening);
-        let opened = async {
-            let client = percore_examples::pg::connect(&self.config)
-                .await
-                .map_err(unavailable)?;
-            let world = client
-                .prepare("SELECT id, randomNumber FROM World WHERE id = $1")
-                .await
-                .map_err(failed)?;
-            let fortunes = client
-                .prepare("SELECT id, message FROM Fortune")
-                .await
-                .map_err(failed)?;
-            Ok(Rc::new(Conn {
-                client,
-                world,
-                fortunes,
-            }))
-        }
-        .await;
-        drop(counted);
-        let conn = opened?;
-        self.conns.borrow_mut().push(conn.clone());
-        Ok(conn)
-    }
+/// A connection with the statements prepared.
+async fn open(config: &tokio_postgres::Config) -> Result<Conn, String> {
+    let client = percore_examples::pg::connect(config).await?;
+    let world = client
+        .prepare("SELECT id, randomNumber FROM World WHERE id = $1")
+        .await
+        .map_err(|e| e.to_string())?;
+    let fortunes = client
+        .prepare("SELECT id, message FROM Fortune")
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Conn {
+        client,
+        world,
+        fortunes,
+    })
 }
 
 fn unavailable(e: impl std::fmt::Display) -> Response {
@@ -282,8 +242,9 @@ async fn single(State(db): State<Rc<Db>>) -> Result<Json<World>, Response> {
 
 /// `n` worlds, queried at once, spread over the core's connections.
 async fn worlds(db: &Db, n: usize) -> Result<Vec<World>, Response> {
-    let mut conns = Vec::with_capacity(n.min(db.size));
-    for _ in 0..n.min(db.size) {
+    let spread = n.min(db.pool.size());
+    let mut conns = Vec::with_capacity(spread);
+    for _ in 0..spread {
         conns.push(db.conn().await?);
     }
     let queries: Vec<_> = (0..n)

@@ -1,22 +1,17 @@
 //! A per-core pool of PostgreSQL connections through tokio-postgres on the
 //! core's ring (`percore::net::TcpStream::compat`, no tokio runtime).
 //!
-//! Each core keeps up to `size` connections, opened on first use; each
-//! connection's I/O task runs with `spawn_local`. tokio-postgres pipelines
-//! concurrent queries on one connection, so a few per core serve many
-//! requests at once. A connection that broke is replaced on the next use.
+//! Each core keeps up to `size` connections (`percore_examples::pool`:
+//! opened on first use, never more than `size` at once, replaced when one
+//! breaks); each connection's I/O task runs with `spawn_local`.
+//! tokio-postgres pipelines concurrent queries on one connection, so a few
+//! per core serve many requests at once.
 
-use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use tokio_postgres::{Client, Config};
 
 /// Connections of one core.
-pub struct Pool {
-    config: Config,
-    size: usize,
-    clients: RefCell<Vec<Rc<Client>>>,
-    next: Cell<usize>,
-}
+pub struct Pool(percore_examples::pool::Pool<Client>);
 
 /// Why a query could not run.
 #[derive(Debug)]
@@ -44,31 +39,15 @@ impl From<tokio_postgres::Error> for DbError {
 
 impl Pool {
     pub fn new(config: Config, size: usize) -> Pool {
-        Pool {
-            config,
-            size: size.max(1),
-            clients: RefCell::new(Vec::new()),
-            next: Cell::new(0),
-        }
+        let config = Rc::new(config);
+        Pool(percore_examples::pool::Pool::new(size, move || {
+            let config = config.clone();
+            async move { percore_examples::pg::connect(&config).await }
+        }))
     }
 
-    /// A connection, opened if the pool is not full or the one in turn broke.
+    /// A connection in turn (see `percore_examples::pool`).
     pub async fn get(&self) -> Result<Rc<Client>, DbError> {
-        self.clients.borrow_mut().retain(|c| !c.is_closed());
-        if self.clients.borrow().len() < self.size {
-            let client = Rc::new(self.connect().await?);
-            self.clients.borrow_mut().push(client.clone());
-            return Ok(client);
-        }
-        let clients = self.clients.borrow();
-        let i = self.next.get() % clients.len();
-        self.next.set(i + 1);
-        Ok(clients[i].clone())
-    }
-
-    async fn connect(&self) -> Result<Client, DbError> {
-        percore_examples::pg::connect(&self.config)
-            .await
-            .map_err(DbError::Connect)
+        self.0.get().await.map_err(DbError::Connect)
     }
 }
