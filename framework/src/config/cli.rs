@@ -29,6 +29,11 @@ pub struct CommonArgs {
     /// kernel thread spins per core
     #[arg(long)]
     pub sqpoll: bool,
+
+    /// Join the port of a running server instead of failing with
+    /// EADDRINUSE: start the new server with this, then SIGTERM the old one
+    #[arg(long)]
+    pub takeover: bool,
 }
 
 impl CommonArgs {
@@ -67,6 +72,9 @@ impl CommonArgs {
         }
         if self.sqpoll {
             config.ring.sqpoll = true;
+        }
+        if self.takeover {
+            config.server.takeover = true;
         }
     }
 }

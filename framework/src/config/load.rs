@@ -26,6 +26,7 @@ pub(super) const SCHEMA: [SectionSchema; 6] = [
             "max_connections",
             "server_header",
             "backlog",
+            "takeover",
         ],
         check_key: check_key::<ServerSection>,
     },

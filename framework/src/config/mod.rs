@@ -189,6 +189,9 @@ pub struct ServerSection {
     pub server_header: String,
     /// `listen(2)` backlog.
     pub backlog: u32,
+    /// Join a running server's port (a restart without downtime) instead
+    /// of failing with `EADDRINUSE` when the address is taken.
+    pub takeover: bool,
 }
 
 /// `[limits]`: request size limits.
@@ -268,6 +271,7 @@ impl Default for ServerSection {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             server_header: DEFAULT_SERVER_HEADER.to_owned(),
             backlog: DEFAULT_BACKLOG,
+            takeover: false,
         }
     }
 }

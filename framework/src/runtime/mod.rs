@@ -128,9 +128,21 @@ impl Server {
             0 => cpus.len().max(1),
             n => n,
         };
-        let (listeners, addr) =
-            net::bind_listeners(config.server.listen, workers, config.server.backlog)
-                .map_err(|e| Error::Io(format!("listen on {}", config.server.listen), e))?;
+        let bind_mode = if config.server.takeover {
+            net::Bind::Takeover
+        } else {
+            net::Bind::Exclusive
+        };
+        if config.server.takeover {
+            warn_without_request_migration();
+        }
+        let (listeners, addr) = net::bind_listeners(
+            config.server.listen,
+            workers,
+            config.server.backlog,
+            bind_mode,
+        )
+        .map_err(|e| Error::Io(format!("listen on {}", config.server.listen), e))?;
         info!(
             "percore {}: {workers} worker(s) on CPUs {:?}",
             env!("CARGO_PKG_VERSION"),
@@ -333,4 +345,19 @@ fn eventfd() -> std::io::Result<OwnedFd> {
     }
     // SAFETY: `fd` is a fresh descriptor owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A takeover hands the old server's queued connections to the new one only
+/// with `net.ipv4.tcp_migrate_req = 1`; without it they are reset when the
+/// old listeners close.
+fn warn_without_request_migration() {
+    match std::fs::read_to_string("/proc/sys/net/ipv4/tcp_migrate_req") {
+        Ok(v) if v.trim() == "1" => {}
+        Ok(_) => tracing::warn!(
+            "takeover: net.ipv4.tcp_migrate_req is 0, so connections still queued on the \
+             old server's listeners are reset when it stops; set it to 1 \
+             (sysctl -w net.ipv4.tcp_migrate_req=1)"
+        ),
+        Err(e) => tracing::warn!("takeover: cannot read net.ipv4.tcp_migrate_req: {e}"),
+    }
 }

@@ -313,7 +313,10 @@ impl Worker {
         if conn.is_idle() {
             conn.http.release_buffers(&mut self.ex.pool);
             if self.draining && conn.is_open() && conn.http.waiting == crate::conn::Waiting::Idle {
-                self.begin_close(slot);
+                // An answer sent before the drain began, without `Connection:
+                // close`: the client may be sending its next request now.
+                // It has the drain's idle grace to do so (see `start_drain`).
+                self.close_when_quiet(slot);
             }
         }
     }
