@@ -131,7 +131,8 @@ impl App {
 
     /// Mounts `app`'s routes under `prefix` (`"/api"`: its `"/todos"` answers
     /// `"/api/todos"`, its `"/"` answers `"/api"`), with its fallback for the
-    /// paths under `prefix` and its states (the outer app's win on a clash).
+    /// paths under `prefix`. Its states are its own: its handlers find them
+    /// first, then the outer app's; the outer app's handlers do not see them.
     /// The outer app's error page covers it.
     pub fn nest(mut self, prefix: &str, app: App) -> App {
         let prefix = prefix.trim_end_matches('/');
@@ -148,13 +149,20 @@ impl App {
             error_page: _,
             layers,
         } = app;
-        // Its own middleware wraps its handlers (inside the outer app's).
+        // Its own middleware wraps its handlers (inside the outer app's),
+        // and they find its states before the outer app's.
         let layers: Layers = layers.into();
+        let states: Option<crate::extract::state::States> =
+            (!states.is_empty()).then(|| Rc::new(states));
         let wrapped = |h: BoxedHandler| {
-            if layers.is_empty() {
+            let h = if layers.is_empty() {
                 h
             } else {
                 crate::middleware::wrap(h, layers.clone())
+            };
+            match &states {
+                Some(s) => crate::extract::state::scope(h, s.clone()),
+                None => h,
             }
         };
         if let Some(e) = error {
@@ -171,9 +179,6 @@ impl App {
         }
         for (inner, handler) in fallbacks {
             self.add_fallback(format!("{prefix}{inner}"), wrapped(handler));
-        }
-        for (k, v) in states {
-            self.states.entry(k).or_insert(v);
         }
         self
     }

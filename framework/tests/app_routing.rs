@@ -155,3 +155,72 @@ fn bad_patterns_refuse_to_start_with_a_clear_error() {
         "{text}"
     );
 }
+
+#[derive(Clone)]
+struct Name(&'static str);
+
+/// A nested app with its own `Name`, read by a sync and an async handler
+/// (the async one after a wait, so the state is found on a later poll too).
+fn named(name: &'static str) -> App {
+    use percore::State;
+    App::new()
+        .with_state(Name(name))
+        .route("/sync", get(|State(n): State<Name>| n.0))
+        .route(
+            "/async",
+            get(|State(n): State<Name>| async move {
+                percore::time::sleep(std::time::Duration::from_millis(2)).await;
+                n.0
+            }),
+        )
+        .route(
+            "/later",
+            get(|req: percore::Request| async move {
+                use percore::extract::FromRequestParts;
+                percore::time::sleep(std::time::Duration::from_millis(2)).await;
+                // Extracted by hand on a later poll: the nest's state is
+                // still the one found.
+                State::<Name>::from_request_parts(&req).map_or("none", |State(n)| n.0)
+            }),
+        )
+        .route("/outer", get(|State(n): State<u32>| n.to_string()))
+}
+
+#[test]
+fn nested_apps_keep_their_own_state() {
+    use percore::State;
+    let app = || {
+        App::new()
+            .with_state(Name("outer"))
+            .with_state(7u32)
+            .route("/who", get(|State(n): State<Name>| n.0))
+            .nest("/a", named("A"))
+            .nest("/b", named("B").nest("/c", named("C")))
+    };
+    let expect = [
+        ("/who", "outer"),
+        ("/a/sync", "A"),
+        ("/a/async", "A"),
+        ("/a/later", "A"),
+        ("/b/sync", "B"),
+        ("/b/async", "B"),
+        ("/b/c/sync", "C"),
+        ("/b/c/async", "C"),
+        ("/b/c/later", "C"),
+        // A nested app finds the outer app's states it lacks.
+        ("/a/outer", "7"),
+        ("/b/c/outer", "7"),
+    ];
+    let mut client = percore::testing::TestClient::new(app());
+    for (path, want) in expect {
+        assert_eq!(client.get(path).text(), want, "{path} in process");
+    }
+    let server = start(2, move |_| app());
+    for (path, want) in expect {
+        let r = req(
+            server.local_addr(),
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n"),
+        );
+        assert_eq!(r.body, want.as_bytes(), "{path}");
+    }
+}
