@@ -85,10 +85,16 @@ mod runtime;
 pub mod testing;
 pub mod time;
 
+/// The `http` crate's types ([`testing::TestClient::request`] takes an
+/// `http::Request`), under a name apart from the codec's [`mod@http`].
+pub use ::http as http_types;
 pub use ::http::{header, Method, StatusCode};
 pub use app::App;
 pub use bytes::Bytes;
 pub use config::Config;
+/// The `cookie` crate, whose `Cookie` [`Response::cookie`] takes (its
+/// version, so an app needs no dependency of its own to match).
+pub use cookie;
 pub use driver::SetupError;
 pub use error::{Error, Result};
 pub use extract::{Cookies, Form, Json, Path, Query, State};

@@ -113,6 +113,26 @@ fn every_framework_error_goes_through_the_error_page() {
     let r = req(addr, "GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(r.status, 400);
     assert_eq!(json(&r)["code"], 400);
+    // The error page learns why the request was refused.
+    let r = req(addr, "GET / HTTP/1.1\r\n\r\n");
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        json(&r)["error"],
+        "400 Bad Request: HTTP/1.1 request without Host"
+    );
+    let r = req(
+        addr,
+        "POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    );
+    assert_eq!(r.status, 400);
+    assert!(
+        json(&r)["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("400 Bad Request: "),
+        "{:?}",
+        json(&r)
+    );
 
     let r = req(addr, "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}");
     assert_eq!(r.status, 415);

@@ -210,3 +210,49 @@ fn paths_queries_forms_cookies_state_and_shapes() {
     );
     assert_eq!(r.body, b"3");
 }
+
+/// An async handler's `Json<T>` refuses a wrong content type from the head:
+/// a client that waits for `100 Continue` gets the 415 instead, and never
+/// has to send the body; one that sends the body anyway is answered the same.
+#[test]
+fn a_wrong_content_type_is_refused_before_100_continue() {
+    use std::io::{Read, Write};
+    let server = start(1, |_| app(Arc::new(AtomicU64::new(0))));
+    let mut s = connect(server.local_addr());
+    s.write_all(
+        b"POST /async/todos HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n\
+          Expect: 100-continue\r\nContent-Length: 13\r\n\r\n",
+    )
+    .unwrap();
+    let mut pending = Vec::new();
+    let r = read_response(&mut s, &mut pending, false);
+    assert_eq!(r.status, 415, "{:?}", String::from_utf8_lossy(&r.body));
+    // The body never came: the connection must not wait for it as the
+    // next request's bytes; it closes.
+    assert_eq!(r.header("connection"), Some("close"));
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
+
+    // The right type with Expect: 100 Continue, then the answer.
+    let mut s = connect(server.local_addr());
+    s.write_all(
+        b"POST /async/todos HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Expect: 100-continue\r\nContent-Length: 13\r\n\r\n",
+    )
+    .unwrap();
+    let mut pending = Vec::new();
+    let r = read_response(&mut s, &mut pending, false);
+    assert_eq!(r.status, 100);
+    s.write_all(b"{\"title\":\"x\"}").unwrap();
+    assert_eq!(read_response(&mut s, &mut pending, false).status, 201);
+
+    // Without Expect, the body sent at once: 415, and the connection goes on.
+    let mut s = connect(server.local_addr());
+    let wrong = json_post("/async/todos", "text/plain", "{\"title\":\"x\"}");
+    let right = json_post("/async/todos", "application/json", "{\"title\":\"y\"}");
+    s.write_all(format!("{wrong}{right}").as_bytes()).unwrap();
+    let mut pending = Vec::new();
+    assert_eq!(read_response(&mut s, &mut pending, false).status, 415);
+    assert_eq!(read_response(&mut s, &mut pending, false).status, 201);
+}

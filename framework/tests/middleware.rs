@@ -468,3 +468,70 @@ fn a_panicking_async_handler_behind_layers_gets_500_in_process_too() {
         Some("outer")
     );
 }
+
+/// List fields sent over several lines count as one list (RFC 9110 5.3).
+#[test]
+fn cors_and_compression_read_every_line_of_a_list_field() {
+    use percore::middleware::Compression;
+    let big = "x".repeat(5000);
+    let app = move |cors: Cors| {
+        let big = big.clone();
+        App::new()
+            .route("/text", get(move || big.clone()))
+            .layer(Compression::new())
+            .layer(cors)
+    };
+    let mut c = TestClient::new(app(Cors::any_origin()));
+    let r = c.request(
+        http::Request::get("/text")
+            .header("accept-encoding", "gzip;q=0")
+            .header("accept-encoding", "br")
+            .body(Default::default())
+            .unwrap(),
+    );
+    assert_eq!(r.header("content-encoding"), Some("br"));
+
+    let preflight = || {
+        http::Request::options("/text")
+            .header("origin", "https://app.example")
+            .header("access-control-request-method", "PUT")
+            .header("access-control-request-headers", "content-type")
+            .header("access-control-request-headers", "x-foo")
+            .body(Default::default())
+            .unwrap()
+    };
+    // No headers configured, no credentials: what was asked is allowed.
+    let r = c.request(preflight());
+    assert_eq!(
+        r.header("access-control-allow-headers"),
+        Some("content-type, x-foo")
+    );
+    let vary: Vec<_> = r.headers.get_all("vary").iter().collect();
+    assert!(
+        vary.iter().any(|v| v
+            .to_str()
+            .unwrap()
+            .contains("access-control-request-headers")),
+        "{vary:?}"
+    );
+    // With credentials and no list: nothing is mirrored.
+    let mut strict = TestClient::new(app(Cors::origins(["https://app.example"]).credentials(true)));
+    assert_eq!(
+        strict
+            .request(preflight())
+            .header("access-control-allow-headers"),
+        None
+    );
+    // Exposed headers on actual responses.
+    let mut exposing = TestClient::new(app(Cors::any_origin().expose_headers(&["x-request-id"])));
+    let r = exposing.request(
+        http::Request::get("/text")
+            .header("origin", "https://app.example")
+            .body(Default::default())
+            .unwrap(),
+    );
+    assert_eq!(
+        r.header("access-control-expose-headers"),
+        Some("x-request-id")
+    );
+}

@@ -37,13 +37,18 @@ fn is_json(content_type: &str) -> bool {
 impl<T: DeserializeOwned> FromRequest for Json<T> {
     type Rejection = Rejection;
 
-    fn from_request(req: &Request) -> Result<Self, Rejection> {
+    fn check_head(req: &Request) -> Result<(), Rejection> {
         if !req.header("content-type").is_some_and(is_json) {
             return Err(Rejection::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "expected a request with `Content-Type: application/json`",
             ));
         }
+        Ok(())
+    }
+
+    fn from_request(req: &Request) -> Result<Self, Rejection> {
+        Self::check_head(req)?;
         let mut de = serde_json::Deserializer::from_slice(req.body());
         let value = T::deserialize(&mut de).and_then(|v| de.end().map(|()| v));
         value.map(Json).map_err(|e| {

@@ -66,6 +66,13 @@ pub trait FromRequest: Sized {
 
     /// Takes the value from `req`, whose body is whole.
     fn from_request(req: &Request) -> Result<Self, Self::Rejection>;
+
+    /// What can be refused from the head alone (a content type), before an
+    /// async handler reads the body: a client that sent `Expect:
+    /// 100-continue` then gets the refusal instead of a `100 Continue`.
+    fn check_head(_req: &Request) -> Result<(), Self::Rejection> {
+        Ok(())
+    }
 }
 
 impl<T: FromRequestParts> FromRequest for T {
@@ -93,6 +100,7 @@ impl FromRequestOwned for Request {
 impl<T: FromRequest> FromRequestOwned for T {
     async fn from_request_owned(mut req: Request) -> Result<Self, Response> {
         if T::READS_BODY {
+            T::check_head(&req).map_err(IntoResponse::into_response)?;
             if let Err(e) = req.read_body().await {
                 return Err(e.into_response());
             }

@@ -31,7 +31,7 @@ pub struct Form<T>(pub T);
 impl<T: DeserializeOwned> FromRequest for Form<T> {
     type Rejection = Rejection;
 
-    fn from_request(req: &Request) -> Result<Self, Rejection> {
+    fn check_head(req: &Request) -> Result<(), Rejection> {
         let form = req.header("content-type").is_some_and(|ct| {
             ct.split(';')
                 .next()
@@ -45,6 +45,11 @@ impl<T: DeserializeOwned> FromRequest for Form<T> {
                 "expected a request with `Content-Type: application/x-www-form-urlencoded`",
             ));
         }
+        Ok(())
+    }
+
+    fn from_request(req: &Request) -> Result<Self, Rejection> {
+        Self::check_head(req)?;
         serde_urlencoded::from_bytes(req.body())
             .map(Form)
             .map_err(|e| Rejection::new(StatusCode::UNPROCESSABLE_ENTITY, format!("bad form: {e}")))

@@ -43,6 +43,16 @@ impl ParseError {
     }
 }
 
+impl ParseError {
+    /// What was wrong, beyond the status (for the error page), if known.
+    pub fn detail(&self) -> Option<&'static str> {
+        match self {
+            ParseError::BadRequest(why) | ParseError::NotImplemented(why) => Some(why),
+            _ => None,
+        }
+    }
+}
+
 impl std::fmt::Display for ParseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

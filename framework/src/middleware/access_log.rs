@@ -12,6 +12,13 @@ use crate::handler::{Request, Response};
 #[derive(Debug, Default, Clone, Copy)]
 pub struct AccessLog;
 
+impl AccessLog {
+    /// The access log layer (the same as `AccessLog`).
+    pub const fn new() -> AccessLog {
+        AccessLog
+    }
+}
+
 /// What the line needs of the request.
 pub struct Started {
     at: Instant,

@@ -141,7 +141,12 @@ impl Middleware for Compression {
     type Memo = Option<Coding>;
 
     fn before(&self, req: &Request) -> Result<Option<Coding>, Response> {
-        Ok(req.header("accept-encoding").and_then(preferred))
+        // Every line of the field, as one list (RFC 9110 5.3).
+        let accepted = req.header_list("accept-encoding");
+        Ok(accepted
+            .as_deref()
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(preferred))
     }
 
     fn after(&self, coding: Option<Coding>, mut response: Response) -> Response {

@@ -2,8 +2,16 @@
 //! A preflight (`OPTIONS` with `Access-Control-Request-Method`) is answered
 //! here, 204 with the allowed methods, headers and max-age, or 403 for an
 //! origin not allowed; other requests from an allowed origin get
-//! `Access-Control-Allow-Origin` (and `-Credentials` when allowed).
-//! Responses say `Vary: Origin` whenever the answer depends on it.
+//! `Access-Control-Allow-Origin` (and `-Credentials` when allowed, and
+//! `-Expose-Headers` when some are listed). Responses say `Vary: Origin`
+//! whenever the answer depends on it; preflights also vary on the method
+//! and headers they ask for.
+//!
+//! Request headers a preflight may allow: those given to [`Cors::headers`];
+//! when none are given, the ones the preflight asks for are allowed (as
+//! tower-http's `mirror_request`) unless credentials are allowed, where
+//! none are (list them: a credentialed request is the one to be strict
+//! about).
 
 use super::Middleware;
 use crate::handler::{Request, Response};
@@ -15,6 +23,7 @@ pub struct Cors {
     origins: Option<Vec<String>>,
     methods: String,
     headers: String,
+    expose: String,
     credentials: bool,
     max_age: Option<u32>,
 }
@@ -26,6 +35,7 @@ impl Cors {
             origins: None,
             methods: "GET, HEAD, POST".into(),
             headers: String::new(),
+            expose: String::new(),
             credentials: false,
             max_age: None,
         }
@@ -52,6 +62,13 @@ impl Cors {
     /// The request headers a preflight may allow.
     pub fn headers(mut self, headers: &[&str]) -> Cors {
         self.headers = headers.join(", ");
+        self
+    }
+
+    /// The response headers a page's script may read, beyond the
+    /// CORS-safelisted ones (`x-request-id`, say).
+    pub fn expose_headers(mut self, headers: &[&str]) -> Cors {
+        self.expose = headers.join(", ");
         self
     }
 
@@ -119,12 +136,17 @@ impl Middleware for Cors {
         let mut r = Response::new(http::StatusCode::NO_CONTENT)
             .header("access-control-allow-origin", self.allow_origin(origin))
             .header("access-control-allow-methods", self.methods.clone())
-            .header("vary", "origin");
-        let asked = req.header("access-control-request-headers").unwrap_or("");
-        let headers = if self.headers.is_empty() {
-            asked
-        } else {
-            self.headers.as_str()
+            .header(
+                "vary",
+                "origin, access-control-request-method, access-control-request-headers",
+            );
+        // Every line of the field, as one list (RFC 9110 5.3).
+        let asked = req.header_list("access-control-request-headers");
+        let asked = asked.as_deref().and_then(|v| std::str::from_utf8(v).ok());
+        let headers = match asked {
+            _ if !self.headers.is_empty() => self.headers.as_str(),
+            Some(asked) if !self.credentials => asked,
+            _ => "",
         };
         if !headers.is_empty() {
             r = r.header("access-control-allow-headers", headers.to_string());
@@ -146,6 +168,9 @@ impl Middleware for Cors {
             return response;
         };
         response = response.header("access-control-allow-origin", self.allow_origin(&origin));
+        if !self.expose.is_empty() {
+            response = response.header("access-control-expose-headers", self.expose.clone());
+        }
         if self.credentials {
             response = response.header("access-control-allow-credentials", "true");
         }

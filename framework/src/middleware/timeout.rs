@@ -14,6 +14,13 @@ use crate::handler::{Request, Response};
 #[derive(Debug, Clone, Copy)]
 pub struct Timeout(pub Duration);
 
+impl Timeout {
+    /// A limit of `limit` per request (the same as `Timeout(limit)`).
+    pub const fn new(limit: Duration) -> Timeout {
+        Timeout(limit)
+    }
+}
+
 impl Middleware for Timeout {
     type Memo = ();
 

@@ -248,7 +248,7 @@ impl Exchange {
                 Ok(Step::Deferred) => return (pos, Stop::Held),
                 Err(e) => {
                     tracing::debug!(core = self.core, status = e.status().as_u16(), reason = ?e, "rejecting request");
-                    self.write_error(conn, e.status());
+                    self.write_error(conn, e.status(), e.detail());
                     conn.end_after_flush();
                     self.drop_chunked(conn);
                     return (input.len(), Stop::Done);
@@ -394,7 +394,11 @@ impl Exchange {
                         self.recycle_chunked(boxed);
                         tracing::debug!(core = self.core, reason = ?e, "refusing a chunked body");
                         self.params.clear();
-                        self.refuse(conn, &input[..head_len], plain(e.status()));
+                        let response = match e.detail() {
+                            Some(why) => respond::detailed(e.status(), why),
+                            None => plain(e.status()),
+                        };
+                        self.refuse(conn, &input[..head_len], response);
                         Ok(Step::Served(input.len()))
                     }
                     Ok(DecodeStatus::NeedMore { consumed }) => {

@@ -288,8 +288,10 @@ impl Exchange {
     }
 
     /// A framework error for a request that could not be read (bad syntax,
-    /// a limit, a timeout): the connection closes after it.
-    pub(crate) fn write_error(&mut self, conn: &mut Conn, status: StatusCode) {
+    /// a limit, a timeout): the connection closes after it. The app's error
+    /// page gets the reason too (`400 Bad Request: HTTP/1.1 request without
+    /// Host`); the plain text answer is the status line's text.
+    pub(crate) fn write_error(&mut self, conn: &mut Conn, status: StatusCode, why: Option<&str>) {
         self.pool.ensure(&mut conn.http.out);
         if self.app.error_page.is_none() {
             return encode::write_error(
@@ -304,7 +306,11 @@ impl Exchange {
             http10: false,
             close: true,
         };
-        self.encode(conn, plain(status), d);
+        let response = match why {
+            Some(why) => detailed(status, why),
+            None => plain(status),
+        };
+        self.encode(conn, response, d);
     }
 }
 
@@ -424,6 +430,13 @@ fn write_response(out: &mut Vec<u8>, mut response: Response, p: &WriteParams<'_>
         body => out.extend_from_slice(body.as_bytes().unwrap_or_default()),
     }
     later
+}
+
+/// A framework-made error response with a reason after the status line's
+/// text (a refused request's: what was wrong with it).
+pub(crate) fn detailed(status: StatusCode, why: &str) -> Response {
+    let reason = encode::reason(status);
+    Response::error(status, format!("{} {reason}: {why}", status.as_str()))
 }
 
 /// A framework-made error response: the status line's text.

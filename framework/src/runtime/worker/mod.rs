@@ -596,7 +596,7 @@ impl Worker {
         self.ex.drop_input(conn);
         conn.http.waiting = Waiting::Idle; // no read timeout: see Conn::due
         self.ex
-            .write_error(conn, ::http::StatusCode::REQUEST_TIMEOUT);
+            .write_error(conn, ::http::StatusCode::REQUEST_TIMEOUT, None);
         conn.end_after_flush();
         self.queue(slot);
     }
