@@ -442,6 +442,24 @@ fn layers_see_the_frameworks_refusals_of_whole_heads() {
     assert!(!bytes.starts_with(b"HTTP/1.1 100"));
     assert_seen_by_layers(&r, 404);
 
+    // A whole head refused for its fields: no Host, conflicting framing,
+    // an unknown expectation; through the layers, with the reason.
+    for (bad, status) in [
+        (format!("GET /upload HTTP/1.1\r\n{origin}\r\n"), 400),
+        (
+            format!("POST /upload HTTP/1.1\r\nHost: x\r\n{origin}Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            400,
+        ),
+        (format!("POST /upload HTTP/1.1\r\nHost: x\r\n{origin}Expect: teapot\r\nContent-Length: 2\r\n\r\nhi"), 417),
+    ] {
+        let (r, closed, _) = refused(addr, bad.as_bytes());
+        assert_seen_by_layers(&r, status);
+        assert!(closed);
+    }
+    let (r, _, _) = refused(addr, format!("GET / HTTP/1.1\r\n{origin}\r\n").as_bytes());
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["error"], "400 Bad Request: HTTP/1.1 request without Host");
+
     // A panicking handler, sync or async: 500 through the layers, closed.
     for path in ["/panic", "/panic-async"] {
         let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n{origin}\r\n");

@@ -258,8 +258,10 @@ const fn bad(why: &'static str) -> ParseError {
 /// Returns `Partial` when `buf` holds a valid prefix of a head that is still
 /// within the limits; errors as soon as the bytes seen prove the request bad.
 /// On error `head` holds whatever was parsed so far and must not be used,
-/// but for [`ParseError::PayloadTooLarge`]: that head is whole and valid (its
-/// `body` is the declared length), so it can be answered as a request would.
+/// unless its `head_len` is set: the head was whole (request line and every
+/// field line valid) and refused for what its fields ask (a body over the
+/// limit, no Host, conflicting framing, an unknown expectation), so it can
+/// be answered as a request would, through the app's middleware.
 pub fn parse_head(
     buf: &[u8],
     limits: &Limits,

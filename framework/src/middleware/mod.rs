@@ -15,9 +15,10 @@
 //!
 //! Layers also see the framework's refusals of a request whose head is
 //! whole: 404 and 405 (before a `100 Continue` too), 413 for a declared or
-//! chunked body over `max_body`, 400 for a chunked body that breaks its
-//! framing, and the 500 of a handler that panicked, sync or async (the
-//! connection closes after those). Not seen: a request the codec refuses
+//! chunked body over `max_body`, 400 for a missing Host, conflicting framing
+//! fields or a chunked body that breaks its framing, 417 for an unknown
+//! expectation, 501 for an unknown transfer coding, and the 500 of a
+//! handler that panicked, sync or async (the connection closes after those). Not seen: a request the codec refuses
 //! before its head is whole (bad syntax, a head over the limits, a
 //! timeout): there is no request to show them; the app's error page still
 //! formats the answer.

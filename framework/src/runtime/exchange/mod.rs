@@ -27,8 +27,6 @@ mod tests;
 
 use std::time::Duration;
 
-use ::http::StatusCode;
-
 use crate::app::App;
 use crate::app::Resolved;
 use crate::conn::{BodyProgress, BufPool, ChunkedProgress, Conn, FeedFraming, HeadScan, Waiting};
@@ -39,7 +37,7 @@ use crate::http::encode;
 use crate::http::head::{parse_head, BodyKind, Limits, ParseError, ParseStatus, RequestHead};
 use crate::router::Params;
 use crate::runtime::timer::{Clock, Deadline, Millis};
-use respond::plain;
+use respond::refusal;
 
 /// Stop serving pipelined requests once this much output waits for the
 /// socket; the rest is served when the send drains.
@@ -338,12 +336,15 @@ impl Exchange {
             return Ok(Step::NeedHead);
         }
         let parsed = match parse_head(input, &self.limits, &mut self.head) {
-            Err(ParseError::PayloadTooLarge) => {
-                // A whole head declaring too long a body: answered as a
-                // request (its middleware sees the 413); the body is not read.
+            Err(e) if self.head.head_len > 0 => {
+                // A whole head refused for its framing fields (a body over
+                // the limit, no Host, Transfer-Encoding with Content-Length
+                // ...): answered as a request, so its middleware sees the
+                // refusal; the body is not read.
+                tracing::debug!(core = self.core, reason = ?e, "refusing a request");
                 let head_bytes = &input[..self.head.head_len];
                 self.params.clear();
-                self.refuse(conn, head_bytes, plain(StatusCode::PAYLOAD_TOO_LARGE));
+                self.refuse(conn, head_bytes, refusal(e));
                 return Ok(Step::Served(input.len()));
             }
             other => other?,
@@ -394,11 +395,7 @@ impl Exchange {
                         self.recycle_chunked(boxed);
                         tracing::debug!(core = self.core, reason = ?e, "refusing a chunked body");
                         self.params.clear();
-                        let response = match e.detail() {
-                            Some(why) => respond::detailed(e.status(), why),
-                            None => plain(e.status()),
-                        };
-                        self.refuse(conn, &input[..head_len], response);
+                        self.refuse(conn, &input[..head_len], refusal(e));
                         Ok(Step::Served(input.len()))
                     }
                     Ok(DecodeStatus::NeedMore { consumed }) => {

@@ -432,6 +432,15 @@ fn write_response(out: &mut Vec<u8>, mut response: Response, p: &WriteParams<'_>
     later
 }
 
+/// The answer to a request the codec refused: its status, and the reason
+/// when there is one.
+pub(crate) fn refusal(e: crate::http::head::ParseError) -> Response {
+    match e.detail() {
+        Some(why) => detailed(e.status(), why),
+        None => plain(e.status()),
+    }
+}
+
 /// A framework-made error response with a reason after the status line's
 /// text (a refused request's: what was wrong with it).
 pub(crate) fn detailed(status: StatusCode, why: &str) -> Response {
