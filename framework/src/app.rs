@@ -30,6 +30,8 @@ pub struct App {
     pub(crate) error_page: Option<ErrorPage>,
     /// Middleware around the whole app, outermost first.
     pub(crate) layers: Vec<Rc<dyn Layer>>,
+    /// The `Allow` of `OPTIONS *`, made on first use.
+    options_allow: std::cell::OnceCell<http::HeaderValue>,
 }
 
 /// An app's error page: the status and the message, to a response.
@@ -61,6 +63,7 @@ impl App {
             states: HashMap::new(),
             fallbacks: Vec::new(),
             error_page: None,
+            options_allow: std::cell::OnceCell::new(),
             layers: Vec::new(),
         }
     }
@@ -148,6 +151,7 @@ impl App {
             fallbacks,
             error_page: _,
             layers,
+            options_allow: _,
         } = app;
         // Its own middleware wraps its handlers (inside the outer app's),
         // and they find its states before the outer app's.
@@ -187,6 +191,40 @@ impl App {
         self.fallbacks.retain(|(p, _)| *p != prefix);
         self.fallbacks.push((prefix, handler));
         self.fallbacks.sort_by_key(|f| std::cmp::Reverse(f.0.len()));
+    }
+
+    /// What `OPTIONS *` answers in `Allow`: the methods the app's routes
+    /// serve (HEAD with GET, and OPTIONS); a route or fallback that takes
+    /// any method makes it the common ones.
+    pub(crate) fn options_allow(&self) -> &http::HeaderValue {
+        self.options_allow.get_or_init(|| {
+            const ORDER: [Method; 6] = [
+                Method::GET,
+                Method::HEAD,
+                Method::POST,
+                Method::PUT,
+                Method::DELETE,
+                Method::PATCH,
+            ];
+            let routed = self.router.methods();
+            let any = !self.fallbacks.is_empty()
+                || routed.iter().any(|m| *m == crate::router::any_method());
+            let served = |m: &Method| {
+                any || routed.contains(m) || (*m == Method::HEAD && routed.contains(&Method::GET))
+            };
+            let mut allow: Vec<&str> = ORDER
+                .iter()
+                .filter(|m| served(m))
+                .map(Method::as_str)
+                .collect();
+            let others = routed.iter().filter(|m| {
+                !ORDER.contains(m) && **m != Method::OPTIONS && **m != crate::router::any_method()
+            });
+            allow.extend(others.map(Method::as_str));
+            allow.push("OPTIONS");
+            http::HeaderValue::from_str(&allow.join(", "))
+                .unwrap_or(http::HeaderValue::from_static("OPTIONS"))
+        })
     }
 
     /// The handler for `method` and `path` (a route, or the fallback of the

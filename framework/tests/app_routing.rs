@@ -244,3 +244,44 @@ fn nested_apps_keep_their_own_state() {
         assert_eq!(r.body, want.as_bytes(), "{path}");
     }
 }
+
+/// `OPTIONS *` names the methods the app serves, not a fixed list.
+#[test]
+fn options_asterisk_allows_what_the_routes_serve() {
+    type Case = (fn() -> App, &'static str);
+    let cases: Vec<Case> = vec![
+        (|| App::new().route("/", get(|| "x")), "GET, HEAD, OPTIONS"),
+        (
+            || {
+                App::new()
+                    .route("/a", get(|| "x").delete(|| "x"))
+                    .route("/b/:id", post(|| "x"))
+            },
+            "GET, HEAD, POST, DELETE, OPTIONS",
+        ),
+        (
+            || {
+                App::new().route(
+                    "/report",
+                    percore::on(percore::Method::from_bytes(b"REPORT").unwrap(), || "x"),
+                )
+            },
+            "REPORT, OPTIONS",
+        ),
+        (
+            || App::new().route("/x", percore::any(|| "x")),
+            "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS",
+        ),
+        (
+            || App::new().nest("/api", App::new().route("/t", percore::put(|| "x"))),
+            "PUT, OPTIONS",
+        ),
+        (App::new, "OPTIONS"),
+    ];
+    for (app, want) in cases {
+        let server = start(1, move |_| app());
+        let r = req(server.local_addr(), "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("allow"), Some(want));
+    }
+}

@@ -315,7 +315,7 @@ fn a_directory_redirects_to_its_slash_and_serves_its_index() {
     let r = get(site.addr(), "/dir/", "");
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.body, DIR_INDEX);
-    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(r.header("content-type"), Some("text/html"));
     let r = get(site.addr(), "/", "");
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.body, INDEX);
@@ -403,8 +403,8 @@ fn the_mount_point_without_its_slash_redirects() {
 fn a_200_carries_type_length_validators_ranges_and_cache_control() {
     let site = site("headers");
     let cases: &[(&str, &str, &[u8])] = &[
-        ("/index.html", "text/html; charset=utf-8", INDEX),
-        ("/style.css", "text/css; charset=utf-8", CSS),
+        ("/index.html", "text/html", INDEX),
+        ("/style.css", "text/css", CSS),
         (
             "/blob.qqq",
             "application/octet-stream",
@@ -475,6 +475,37 @@ fn cache_control_can_be_changed_or_dropped() {
     let r = get(site.addr(), "/hello.txt", "");
     assert_eq!(r.status, 200);
     assert!(r.header("cache-control").is_none(), "{r:?}");
+}
+
+/// No charset is forced on text (a page in ISO-8859-1 that says so in its
+/// `<meta>` must render as written); `files.charset` adds one to text types.
+#[test]
+fn a_charset_only_when_configured() {
+    let site = site("charset-off");
+    for (path, want) in [
+        ("/hello.txt", "text/plain"),
+        ("/index.html", "text/html"),
+        ("/style.css", "text/css"),
+    ] {
+        assert_eq!(
+            get(site.addr(), path, "").header("content-type"),
+            Some(want)
+        );
+    }
+    drop(site);
+    let site = site_with("charset-on", "/", |root| {
+        StaticFiles::new(root).charset("iso-8859-1")
+    });
+    for (path, want) in [
+        ("/hello.txt", "text/plain; charset=iso-8859-1"),
+        ("/index.html", "text/html; charset=iso-8859-1"),
+        ("/blob.qqq", "application/octet-stream"),
+    ] {
+        assert_eq!(
+            get(site.addr(), path, "").header("content-type"),
+            Some(want)
+        );
+    }
 }
 
 // ---------------------------------------------------------------- 5. HEAD
@@ -981,11 +1012,7 @@ fn precompressed_siblings_follow_accept_encoding() {
             Some(&*body.len().to_string()),
             "{extra}"
         );
-        assert_eq!(
-            r.header("content-type"),
-            Some("text/css; charset=utf-8"),
-            "{extra}"
-        );
+        assert_eq!(r.header("content-type"), Some("text/css"), "{extra}");
         assert!(
             r.header("vary")
                 .is_some_and(|v| v.eq_ignore_ascii_case("accept-encoding")),

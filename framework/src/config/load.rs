@@ -70,7 +70,14 @@ pub(super) const SCHEMA: [SectionSchema; 6] = [
     },
     SectionSchema {
         name: "files",
-        keys: &["root", "index", "listing", "dotfiles", "cache_control"],
+        keys: &[
+            "root",
+            "index",
+            "listing",
+            "dotfiles",
+            "cache_control",
+            "charset",
+        ],
         check_key: check_key::<FilesSection>,
     },
 ];

@@ -261,6 +261,8 @@ pub struct FilesSection {
     pub dotfiles: bool,
     /// `Cache-Control` header on files; empty = none.
     pub cache_control: String,
+    /// `; charset=` added to text types (`"utf-8"`); empty = none.
+    pub charset: String,
 }
 
 impl Default for ServerSection {
@@ -329,6 +331,7 @@ impl Default for FilesSection {
             listing: DEFAULT_LISTING,
             dotfiles: DEFAULT_DOTFILES,
             cache_control: DEFAULT_CACHE_CONTROL.to_owned(),
+            charset: String::new(),
         }
     }
 }

@@ -115,6 +115,17 @@ impl Config {
             ));
         }
         header_value("files.cache_control", &f.cache_control)?;
+        // A charset name is a token (RFC 9110 8.3.2: "utf-8", "iso-8859-1").
+        let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        if !f.charset.bytes().all(token) {
+            return Err(invalid(
+                "files.charset",
+                format!(
+                    "files.charset = {:?} is not a charset name (allowed: a name like \"utf-8\", or \"\" for none)",
+                    f.charset
+                ),
+            ));
+        }
         Ok(())
     }
 }

@@ -121,6 +121,8 @@ pub struct FileCache {
     root: Rc<OwnedFd>,
     /// Whether siblings are looked up when a file is opened.
     precompressed: bool,
+    /// `; charset=` for text types (`files.charset`), if any.
+    charset: Option<String>,
     ttl: Duration,
     slots: HashMap<Vec<u8>, Slot>,
     content_bytes: usize,
@@ -128,7 +130,12 @@ pub struct FileCache {
 
 impl FileCache {
     /// Opens `root` (a directory) for lookups beneath it.
-    pub fn new(root: &Path, ttl: Duration, precompressed: bool) -> io::Result<FileCache> {
+    pub fn new(
+        root: &Path,
+        ttl: Duration,
+        precompressed: bool,
+        charset: Option<String>,
+    ) -> io::Result<FileCache> {
         let c = CString::new(root.as_os_str().as_bytes())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "root path contains NUL"))?;
         // SAFETY: plain syscall with a valid NUL-terminated path; we own the
@@ -146,6 +153,7 @@ impl FileCache {
             // SAFETY: `fd` is a fresh descriptor nobody else owns.
             root: Rc::new(unsafe { OwnedFd::from_raw_fd(fd) }),
             precompressed,
+            charset,
             ttl,
             slots: HashMap::new(),
             content_bytes: 0,
@@ -306,7 +314,7 @@ impl FileCache {
         let etag =
             super::conditional::etag(stat.mtime_secs as i64, stat.mtime_nanos, size, stat.inode);
         let last_modified = super::conditional::http_date(stat.mtime_secs);
-        let content_type = match super::mime::content_type(type_name) {
+        let content_type = match super::mime::content_type(type_name, self.charset.as_deref()) {
             std::borrow::Cow::Borrowed(t) => HeaderValue::from_static(t),
             std::borrow::Cow::Owned(t) => HeaderValue::from_str(&t)
                 .unwrap_or(HeaderValue::from_static(super::mime::OCTET_STREAM)),

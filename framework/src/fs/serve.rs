@@ -35,6 +35,7 @@ pub struct StaticFiles {
     dotfiles: bool,
     cache_control: String,
     precompressed: bool,
+    charset: String,
 }
 
 impl StaticFiles {
@@ -58,6 +59,7 @@ impl StaticFiles {
             dotfiles: files.dotfiles,
             cache_control: files.cache_control.clone(),
             precompressed: true,
+            charset: files.charset.clone(),
         }
     }
 
@@ -85,6 +87,14 @@ impl StaticFiles {
         self
     }
 
+    /// The charset text types are declared in (`"utf-8"`), added to their
+    /// `Content-Type`; empty (the default): none, a file is served as
+    /// stored and its own `<meta charset>` stands.
+    pub fn charset(mut self, charset: &str) -> Self {
+        self.charset = charset.to_string();
+        self
+    }
+
     /// Whether `.br`, `.zst`, `.gz` siblings are offered.
     pub fn precompressed(mut self, on: bool) -> Self {
         self.precompressed = on;
@@ -98,7 +108,8 @@ impl StaticFiles {
 
     /// Builds this core's handler state; fails if the root can't be opened.
     pub(crate) fn for_core(self, prefix_len: usize) -> std::io::Result<CoreFiles> {
-        let cache = FileCache::new(&self.root, CACHE_TTL, self.precompressed)?;
+        let charset = (!self.charset.is_empty()).then(|| self.charset.clone());
+        let cache = FileCache::new(&self.root, CACHE_TTL, self.precompressed, charset)?;
         let cache_control = match self.cache_control.as_str() {
             "" => None,
             v => HeaderValue::from_str(v).ok(),

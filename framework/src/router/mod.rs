@@ -70,6 +70,8 @@ pub struct Router<T> {
     /// two segments took about 110 instructions more to route than one of one.
     exact: Vec<(Box<[u8]>, Endpoint<T>)>,
     len: usize,
+    /// Every method some route registered, in the order first seen.
+    methods: Vec<Method>,
 }
 
 /// The outcome of [`Router::lookup`].
@@ -105,6 +107,7 @@ impl<T> Router<T> {
             root: Node::new(),
             exact: Vec::new(),
             len: 0,
+            methods: Vec::new(),
         }
     }
 
@@ -124,6 +127,9 @@ impl<T> Router<T> {
     /// `/a/:x` and `/a/:y`).
     pub fn insert(&mut self, method: Method, pattern: &str, value: T) -> Result<(), RouteError> {
         let parsed = pattern::parse(pattern)?;
+        if !self.methods.contains(&method) {
+            self.methods.push(method.clone());
+        }
         if parsed
             .segments
             .iter()
@@ -187,6 +193,12 @@ impl<T> Router<T> {
                 }
             }
         }
+    }
+
+    /// Every method some route answers ([`any_method`] for a route of any),
+    /// in the order first registered.
+    pub fn methods(&self) -> &[Method] {
+        &self.methods
     }
 
     /// Takes every route out, as (method, pattern as registered, value):

@@ -49,9 +49,9 @@ impl Exchange {
         let mut framework_answer = path == b"*";
         let reply = if path == b"*" {
             // OPTIONS * (the codec admits the asterisk form for OPTIONS only).
-            Response::ok()
-                .header(ALLOW, "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")
-                .into()
+            let mut r = Response::ok();
+            r.headers.push((ALLOW, self.app.options_allow().clone()));
+            r.into()
         } else {
             match self.app.resolve(&head.method, path, &mut self.params) {
                 Resolved::Handler(handler) => {
