@@ -172,20 +172,27 @@ impl Running {
 
     fn spawn(mut cmd: Command) -> Running {
         let mut child = cmd
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn percore-server");
-        let stderr = child.stderr.take().unwrap();
+        // Both streams, line by line: the log on stderr, the access log on
+        // stdout.
         let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let read = |stream: Box<dyn std::io::Read + Send>, tx: mpsc::Sender<String>| {
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
                 }
-            }
-        });
+            })
+        };
+        read(Box::new(stdout), tx.clone());
+        read(Box::new(stderr), tx);
         Running {
             child,
             lines: rx,
@@ -300,12 +307,17 @@ fn a_good_run_logs_its_port_serves_logs_access_and_exits_0_on_sigterm() {
     let answer = fetch(addr, "/../etc/passwd");
     assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
 
+    // nginx's combined format, then the request time.
     let access = server.wait_for("/hello.txt");
-    assert!(access.contains("access"), "not on target access: {access}");
-    assert!(access.contains("GET"), "{access}");
-    assert!(access.contains("200"), "{access}");
+    assert!(access.starts_with("127.0.0.1 - - ["), "{access}");
+    assert!(
+        access.contains("] \"GET /hello.txt HTTP/1.1\" 200 26 \"-\" \"-\" 0."),
+        "{access}"
+    );
     let access = server.wait_for("/missing-file");
-    assert!(access.contains("404"), "{access}");
+    assert!(access.contains("\" 404 "), "{access}");
+    let access = server.wait_for("/../etc/passwd");
+    assert!(access.contains("\" 400 "), "{access}");
 
     server.signal(libc::SIGTERM);
     assert_eq!(server.wait_exit(15), Some(0), "stderr: {:?}", server.seen);
@@ -404,4 +416,140 @@ fn running_out_of_descriptors_is_503_and_then_recovers() {
     assert!(r.starts_with("HTTP/1.1 200 "), "{r}");
     running.signal(libc::SIGTERM);
     assert_eq!(running.wait_exit(10), Some(0));
+}
+
+/// The JSON lines of `path` once it has at least `n` (10 s at most).
+fn json_lines(path: &Path, n: usize) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+            .collect();
+        if lines.len() >= n || Instant::now() > deadline {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn send(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+#[test]
+fn the_access_log_counts_bytes_sent_logs_refusals_and_reopens_on_sigusr1() {
+    let dir = TempDir::new("access-log");
+    let root = dir.path().join("site");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("hello.txt"), b"hello from percore-server\n").unwrap();
+    let big = vec![b'x'; 8 << 20];
+    std::fs::write(root.join("big.bin"), &big).unwrap();
+    let log = dir.path().join("access.log");
+    let config = dir.write(
+        "percore.toml",
+        format!(
+            "[files]\nroot = \"{}\"\n\n[log]\naccess_format = \"json\"\naccess_file = \"{}\"\n",
+            root.display(),
+            log.display()
+        )
+        .as_bytes(),
+    );
+    let mut server = Running::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--workers",
+        "1",
+    ]);
+    let addr = listening_addr(&server.wait_for("listening on "));
+
+    send(addr, b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nReferer: https://a.example/\"q\r\nUser-Agent: t/1\r\nConnection: close\r\n\r\n");
+    send(
+        addr,
+        b"HEAD /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    send(addr, b"BLAH\r\n\r\n");
+    // A download abandoned after 64 KiB: logged with what was sent.
+    {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut got = 0;
+        let mut buf = [0u8; 16384];
+        while got < 65536 {
+            got += s.read(&mut buf).unwrap();
+        }
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: setsockopt on our own socket with a valid linger struct.
+        unsafe {
+            use std::os::fd::AsRawFd;
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as u32,
+            );
+        }
+    }
+    let lines = json_lines(&log, 4);
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    let by = |req: &str| {
+        lines
+            .iter()
+            .find(|l| l["request"] == req)
+            .unwrap_or_else(|| panic!("no line for {req}: {lines:?}"))
+    };
+    let get = by("GET /hello.txt HTTP/1.1");
+    assert_eq!(get["status"], 200);
+    assert_eq!(get["body_bytes"], 26);
+    assert_eq!(get["client"], "127.0.0.1");
+    assert_eq!(get["referer"], "https://a.example/\"q");
+    assert_eq!(get["user_agent"], "t/1");
+    assert!(get["request_time"].as_f64().is_some());
+    assert!(get["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+    let head = by("HEAD /hello.txt HTTP/1.1");
+    assert_eq!(
+        (head["status"].as_u64(), head["body_bytes"].as_u64()),
+        (Some(200), Some(0))
+    );
+    let refused = by("BLAH");
+    assert_eq!(refused["status"], 400);
+    let abandoned = by("GET /big.bin HTTP/1.1");
+    assert_eq!(abandoned["status"], 200);
+    let sent = abandoned["body_bytes"].as_u64().unwrap();
+    assert!(
+        sent > 0 && sent < big.len() as u64,
+        "{sent} of {}",
+        big.len()
+    );
+
+    // logrotate: move the file away, SIGUSR1, and the next line starts a
+    // new file; the moved one keeps what it had.
+    let rotated = dir.path().join("access.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    server.signal(libc::SIGUSR1);
+    server.wait_for("access log reopened");
+    send(
+        addr,
+        b"GET /hello.txt?after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let fresh = json_lines(&log, 1);
+    assert_eq!(fresh.len(), 1, "{fresh:?}");
+    assert_eq!(fresh[0]["request"], "GET /hello.txt?after HTTP/1.1");
+    assert_eq!(json_lines(&rotated, 4).len(), 4);
+
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit(15), Some(0), "stderr: {:?}", server.seen);
 }

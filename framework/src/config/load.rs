@@ -65,7 +65,7 @@ pub(super) const SCHEMA: [SectionSchema; 6] = [
     },
     SectionSchema {
         name: "log",
-        keys: &["level", "access_log"],
+        keys: &["level", "access_log", "access_format", "access_file"],
         check_key: check_key::<LogSection>,
     },
     SectionSchema {

@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::runtime::access::AccessFormat;
 pub use cli::{CommonArgs, ExampleCli};
 pub use error::{ConfigError, ConfigErrorKind};
 pub use load::parse_listen;
@@ -245,6 +246,11 @@ pub struct LogSection {
     pub level: String,
     /// One line per request (file server).
     pub access_log: bool,
+    /// `combined` (nginx's, with the request time) or `json`.
+    pub access_format: AccessFormat,
+    /// File the access log is appended to (reopened on SIGUSR1); empty:
+    /// standard output.
+    pub access_file: PathBuf,
 }
 
 /// `[files]`: the static file server.
@@ -319,6 +325,8 @@ impl Default for LogSection {
         LogSection {
             level: DEFAULT_LOG_LEVEL.to_owned(),
             access_log: DEFAULT_ACCESS_LOG,
+            access_format: AccessFormat::Combined,
+            access_file: PathBuf::new(),
         }
     }
 }

@@ -106,6 +106,8 @@ pub(crate) struct HttpState {
     pub(crate) continue_sent: bool,
     /// The peer sent EOF: nothing more will arrive.
     pub(crate) peer_eof: bool,
+    /// Requests awaiting their access-log line (when the log is on).
+    pub(crate) access: Option<Box<crate::runtime::access::Track>>,
 }
 
 impl HttpState {
@@ -122,6 +124,15 @@ impl HttpState {
     /// before it takes the next request.
     pub(crate) fn must_hold(&self, high_water: usize) -> bool {
         self.out.len() >= high_water || self.outgoing.is_some() || self.pending.is_some()
+    }
+
+    /// Appends an interim response (`100 Continue`): output that belongs
+    /// to no request's body, counted so the access log's offsets hold.
+    pub(crate) fn push_interim(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+        if let Some(track) = self.access.as_mut() {
+            track.queued(bytes.len() as u64);
+        }
     }
 
     /// Gives the empty buffers back to the pool (idle or closing).

@@ -2,6 +2,7 @@
 //! with its own ring and `SO_REUSEPORT` listener; wait for SIGINT/SIGTERM;
 //! tell every worker through its eventfd to stop accepting and drain.
 
+pub(crate) mod access;
 pub(crate) mod exchange;
 pub(crate) mod executor;
 mod signals;
@@ -44,10 +45,11 @@ impl Server {
         }
     }
 
-    /// Logs one line per request on the tracing target `access` (method,
-    /// target, status, body length). Off unless asked for: it costs a
-    /// formatted log line per request. percore-server turns it on from
-    /// `log.access_log`.
+    /// Logs one line per request once its answer is sent, in
+    /// `log.access_format` (nginx's `combined` with the request time, or
+    /// JSON), to `log.access_file` (reopened on SIGUSR1) or standard
+    /// output. Off unless asked for: it costs a formatted line per request.
+    /// percore-server turns it on from `log.access_log`.
     pub fn access_log(mut self, on: bool) -> Server {
         self.access_log = on;
         self
@@ -91,9 +93,16 @@ impl Server {
         let signals = signals::block_termination()?;
         let running = self.start(factory)?;
         loop {
-            if let Some(sig) = signals::wait(&signals, Duration::from_millis(200)) {
-                info!("received {sig}: draining");
-                break;
+            match signals::wait(&signals, Duration::from_millis(200)) {
+                Some("SIGUSR1") => match running.reopen_access_log() {
+                    Ok(()) => info!("received SIGUSR1: access log reopened"),
+                    Err(e) => error!("received SIGUSR1: cannot reopen the access log ({e}); still writing to the old one"),
+                },
+                Some(sig) => {
+                    info!("received {sig}: draining");
+                    break;
+                }
+                None => {}
             }
             if running.any_worker_exited() {
                 error!("a worker stopped unexpectedly; shutting down");
@@ -109,8 +118,17 @@ impl Server {
     where
         F: Fn(CoreId) -> App + Send + Sync + 'static,
     {
-        let access_log = self.access_log;
         let mut config = self.config;
+        let access = if self.access_log {
+            let file = &config.log.access_file;
+            let file = (!file.as_os_str().is_empty()).then_some(file.as_path());
+            let sink =
+                access::Sink::new(file).map_err(|e| Error::Io("open the access log".into(), e))?;
+            Some((config.log.access_format, Arc::new(sink)))
+        } else {
+            None
+        };
+        let sink = access.as_ref().map(|(_, sink)| sink.clone());
         // The kernel refuses a direct descriptor table larger than
         // RLIMIT_NOFILE, so raise the soft limit as far as allowed and size
         // the table to what we got.
@@ -171,13 +189,17 @@ impl Server {
             let ready = ready_tx.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("percore-w{index}"))
-                .spawn(move || run_worker(setup, cpu, access_log, &*factory, ready))
+                .spawn({
+                    let access = access.clone();
+                    move || run_worker(setup, cpu, access, &*factory, ready)
+                })
                 .map_err(|e| Error::Io("spawn worker thread".into(), e))?;
             threads.push(thread);
         }
         drop(ready_tx);
         let running = RunningServer {
             addr,
+            access_sink: sink,
             wakes,
             threads,
         };
@@ -213,6 +235,8 @@ impl Server {
 /// A running server: its address, and the means to stop it.
 pub struct RunningServer {
     addr: SocketAddr,
+    /// The access log's file, for SIGUSR1.
+    access_sink: Option<Arc<access::Sink>>,
     wakes: Vec<OwnedFd>,
     threads: Vec<JoinHandle<Result<()>>>,
 }
@@ -221,6 +245,15 @@ impl RunningServer {
     /// The address every worker listens on (the real port when 0 was asked).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Opens the access log's file again (what SIGUSR1 does, after
+    /// logrotate moved it). On failure the old file stays in use.
+    pub fn reopen_access_log(&self) -> std::io::Result<()> {
+        match &self.access_sink {
+            Some(sink) => sink.reopen(),
+            None => Ok(()),
+        }
     }
 
     /// Tells every worker to stop accepting and drain (what SIGTERM does).
@@ -257,7 +290,7 @@ impl RunningServer {
 fn run_worker(
     setup: WorkerSetup,
     cpu: Option<usize>,
-    access_log: bool,
+    access: Option<(crate::config::AccessFormat, Arc<access::Sink>)>,
     factory: &(dyn Fn(CoreId) -> App + Send + Sync),
     ready: mpsc::Sender<Result<String>>,
 ) -> Result<()> {
@@ -280,7 +313,7 @@ fn run_worker(
             return Err(e);
         }
         let mut ex = Exchange::for_config(app, &setup.config, index);
-        ex.access_log = access_log;
+        ex.access = access.map(|(format, sink)| access::AccessLog::new(format, sink));
         Worker::new(setup, ex, core, remote_read)
     })();
     match started {

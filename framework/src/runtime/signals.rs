@@ -1,5 +1,6 @@
 //! SIGINT and SIGTERM: blocked in every thread, taken synchronously by the
-//! main thread, which then asks the workers to drain.
+//! main thread, which then asks the workers to drain. SIGUSR1 likewise,
+//! and reopens the access log.
 
 use std::time::Duration;
 
@@ -7,14 +8,15 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 
 use crate::error::{Error, Result};
 
-/// Blocks SIGINT and SIGTERM in the calling thread (and every thread it
+/// Blocks SIGINT, SIGTERM and SIGUSR1 in the calling thread (and every thread it
 /// spawns afterwards) and returns the set to wait on.
 pub fn block_termination() -> Result<SigSet> {
     let mut set = SigSet::empty();
     set.add(Signal::SIGINT);
     set.add(Signal::SIGTERM);
+    set.add(Signal::SIGUSR1);
     nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
-        .map_err(|e| Error::Io("block SIGINT/SIGTERM".into(), e.into()))?;
+        .map_err(|e| Error::Io("block SIGINT/SIGTERM/SIGUSR1".into(), e.into()))?;
     Ok(set)
 }
 
@@ -29,6 +31,7 @@ pub fn wait(set: &SigSet, timeout: Duration) -> Option<&'static str> {
     match sig {
         libc::SIGINT => Some("SIGINT"),
         libc::SIGTERM => Some("SIGTERM"),
+        libc::SIGUSR1 => Some("SIGUSR1"),
         _ => None,
     }
 }

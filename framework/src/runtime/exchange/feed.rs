@@ -185,7 +185,7 @@ impl Exchange {
         if p.continue_owed && p.asked {
             p.continue_owed = false;
             self.pool.ensure(&mut conn.http.out);
-            conn.http.out.extend_from_slice(encode::CONTINUE_100);
+            conn.http.push_interim(encode::CONTINUE_100);
         }
         true
     }
@@ -210,7 +210,7 @@ impl Exchange {
         p.continue_owed = false;
         drop(p);
         self.pool.ensure(&mut conn.http.out);
-        conn.http.out.extend_from_slice(encode::CONTINUE_100);
+        conn.http.push_interim(encode::CONTINUE_100);
         false
     }
 

@@ -90,7 +90,8 @@ pub(crate) struct Exchange {
     /// Set while the worker drains: every response says `Connection: close`.
     pub(crate) draining: bool,
     /// One `access` log line per request.
-    pub(crate) access_log: bool,
+    /// The access log, when it is on.
+    pub(crate) access: Option<crate::runtime::access::AccessLog>,
     /// The connection being served, as (slot, generation): the owner of
     /// the tasks its async handlers start. Set by the worker before each call.
     pub(crate) owner: (u32, u32),
@@ -117,7 +118,7 @@ impl Exchange {
             core,
             timeouts,
             draining: false,
-            access_log: false,
+            access: None,
             owner: (0, 0),
             head: RequestHead::new(),
             params: Params::new(),
@@ -246,7 +247,7 @@ impl Exchange {
                 Ok(Step::Deferred) => return (pos, Stop::Held),
                 Err(e) => {
                     tracing::debug!(core = self.core, status = e.status().as_u16(), reason = ?e, "rejecting request");
-                    self.write_error(conn, e.status(), e.detail());
+                    self.write_error(conn, e.status(), e.detail(), &input[pos..]);
                     conn.end_after_flush();
                     self.drop_chunked(conn);
                     return (input.len(), Stop::Done);
@@ -485,7 +486,7 @@ impl Exchange {
     fn continue_if_expected(&mut self, conn: &mut Conn) {
         if self.head.expect_continue && !conn.http.continue_sent {
             self.pool.ensure(&mut conn.http.out);
-            conn.http.out.extend_from_slice(encode::CONTINUE_100);
+            conn.http.push_interim(encode::CONTINUE_100);
             conn.http.continue_sent = true;
         }
     }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use ::http::header::{HeaderValue, ALLOW};
 use ::http::{Method, StatusCode};
-use tracing::{error, info};
+use tracing::error;
 
 use crate::runtime::executor::panic_message;
 
@@ -23,6 +23,7 @@ use crate::handler::{
 use crate::http::encode::{self, BodyLength, ResponseHeadParams};
 use crate::http::head::Version;
 use crate::middleware;
+use crate::runtime::access;
 use crate::runtime::executor::with_core;
 use crate::runtime::timer::Millis;
 
@@ -39,6 +40,7 @@ impl Exchange {
         body: &[u8],
         streaming: Option<PipeReader>,
     ) -> Option<Pending> {
+        self.note_request(conn, head_bytes);
         let head = &self.head;
         let mut close = !head.keep_alive || self.draining;
         let path = match head.path.get(head_bytes) {
@@ -128,17 +130,6 @@ impl Exchange {
             }
             Reply::Pending(pending) => return Some(pending),
         };
-        if self.access_log {
-            info!(
-                target: "access",
-                core = self.core,
-                "\"{} {}\" {} {}",
-                head.method,
-                String::from_utf8_lossy(head.target.get(head_bytes)),
-                response.status.as_u16(),
-                response.body.len().map_or_else(|| "-".to_string(), |n| n.to_string()),
-            );
-        }
         self.encode(conn, response, deferred);
         None
     }
@@ -173,6 +164,7 @@ impl Exchange {
     /// closes after it (a 404 before `100 Continue`, a 413, a chunked body
     /// that breaks its framing).
     pub(super) fn refuse(&mut self, conn: &mut Conn, head_bytes: &[u8], response: Response) {
+        self.note_request(conn, head_bytes);
         let response = self.through_app_layers(conn, head_bytes, &[], response);
         let head = &self.head;
         let deferred = Deferred {
@@ -223,9 +215,6 @@ impl Exchange {
             deferred.close = true;
             plain(StatusCode::INTERNAL_SERVER_ERROR)
         });
-        if self.access_log {
-            info!(target: "access", core = self.core, "(async) {}", response.status.as_u16());
-        }
         deferred.close |= self.draining || !conn.is_open();
         conn.http.pending = None;
         self.encode(conn, response, deferred);
@@ -244,6 +233,7 @@ impl Exchange {
         };
         let response = self.error_page(response);
         self.pool.ensure(&mut conn.http.out);
+        let (status, before) = (response.status, conn.http.out.len());
         let later = write_response(
             &mut conn.http.out,
             response,
@@ -260,6 +250,10 @@ impl Exchange {
             stream,
             close,
         } = later;
+        if self.access.is_some() {
+            let parts_len = parts.iter().map(Part::len).sum();
+            self.note_answer(conn, status, before, parts_len, stream.is_some());
+        }
         let stream = stream.map(|(body, framing)| StreamOut::start(body, framing, self.owner));
         if !parts.is_empty() || stream.is_some() {
             conn.http.outgoing = Some(Box::new(Outgoing {
@@ -275,6 +269,50 @@ impl Exchange {
 }
 
 impl Exchange {
+    /// For the access log: the request in `self.head` was dispatched.
+    fn note_request(&self, conn: &mut Conn, head_bytes: &[u8]) {
+        if self.access.is_none() {
+            return;
+        }
+        let head = &self.head;
+        let mut record = access::Record::new(conn.peer.get(), request_line(head_bytes));
+        record.referer = head.header(head_bytes, "referer").map(Into::into);
+        record.user_agent = head.header(head_bytes, "user-agent").map(Into::into);
+        conn.http
+            .access
+            .get_or_insert_with(Default::default)
+            .request(record);
+    }
+
+    /// For the access log: an answer's head and body went into the output
+    /// (from `before` in the write buffer, then `parts_len` bytes of parts,
+    /// then a stream if `streamed`).
+    fn note_answer(
+        &self,
+        conn: &mut Conn,
+        status: StatusCode,
+        before: usize,
+        parts_len: u64,
+        streamed: bool,
+    ) {
+        if self.access.is_none() {
+            return;
+        }
+        let written = &conn.http.out[before.min(conn.http.out.len())..];
+        let head = memchr::memmem::find(written, b"\r\n\r\n").map_or(written.len(), |i| i + 4);
+        let copied = (written.len() - head) as u64;
+        let track = conn.http.access.get_or_insert_with(Default::default);
+        if !track.awaiting() {
+            // An answer to no noted request (none should be): still logged.
+            track.request(access::Record::new(conn.peer.get(), b"-"));
+        }
+        let body = (!streamed).then_some(copied + parts_len);
+        track.answered(status.as_u16(), head as u64, body);
+        if streamed {
+            track.queued(copied + parts_len);
+        }
+    }
+
     /// An error response as the app's error page formats it (the status and
     /// the extra headers kept); anything else as it is.
     pub(super) fn error_page(&self, response: Response) -> Response {
@@ -291,15 +329,31 @@ impl Exchange {
     /// a limit, a timeout): the connection closes after it. The app's error
     /// page gets the reason too (`400 Bad Request: HTTP/1.1 request without
     /// Host`); the plain text answer is the status line's text.
-    pub(crate) fn write_error(&mut self, conn: &mut Conn, status: StatusCode, why: Option<&str>) {
+    /// `line`: the request's first line as far as it came (for the log).
+    pub(crate) fn write_error(
+        &mut self,
+        conn: &mut Conn,
+        status: StatusCode,
+        why: Option<&str>,
+        line: &[u8],
+    ) {
+        if self.access.is_some() {
+            let record = access::Record::new(conn.peer.get(), request_line(line));
+            conn.http
+                .access
+                .get_or_insert_with(Default::default)
+                .request(record);
+        }
         self.pool.ensure(&mut conn.http.out);
         if self.app.error_page.is_none() {
-            return encode::write_error(
+            let before = conn.http.out.len();
+            encode::write_error(
                 &mut conn.http.out,
                 status,
                 self.date.get(),
                 &self.server_header,
             );
+            return self.note_answer(conn, status, before, 0, false);
         }
         let d = Deferred {
             is_head: false,
@@ -446,6 +500,23 @@ pub(crate) fn refusal(e: crate::http::head::ParseError) -> Response {
 pub(crate) fn detailed(status: StatusCode, why: &str) -> Response {
     let reason = encode::reason(status);
     Response::error(status, format!("{} {reason}: {why}", status.as_str()))
+}
+
+/// A request's first line (leading empty lines skipped, at most 8 KiB),
+/// or `-` when there is none.
+fn request_line(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(bytes.len());
+    let rest = &bytes[start..];
+    let end = memchr::memchr2(b'\r', b'\n', rest)
+        .unwrap_or(rest.len())
+        .min(8192);
+    match &rest[..end] {
+        b"" => b"-",
+        line => line,
+    }
 }
 
 /// A framework-made error response: the status line's text.

@@ -227,6 +227,9 @@ impl Worker {
         loop {
             self.run_tasks();
             self.flush();
+            if let Some(log) = self.ex.access.as_mut() {
+                log.flush();
+            }
             if self.finished() {
                 return Ok(());
             }
@@ -596,7 +599,7 @@ impl Worker {
         self.ex.drop_input(conn);
         conn.http.waiting = Waiting::Idle; // no read timeout: see Conn::due
         self.ex
-            .write_error(conn, ::http::StatusCode::REQUEST_TIMEOUT, None);
+            .write_error(conn, ::http::StatusCode::REQUEST_TIMEOUT, None, b"-");
         conn.end_after_flush();
         self.queue(slot);
     }

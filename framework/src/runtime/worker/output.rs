@@ -59,7 +59,20 @@ impl Worker {
         self.push(entry);
     }
 
+    /// For the access log: the kernel took `bytes` more of the output.
+    fn count_sent(&mut self, slot: u32, bytes: i32) {
+        let conn = &mut self.conns[slot as usize];
+        if let (Some(track), Some(log), true) = (
+            conn.http.access.as_mut(),
+            self.ex.access.as_mut(),
+            bytes > 0,
+        ) {
+            track.sent(bytes as u64, log);
+        }
+    }
+
     pub(super) fn on_send(&mut self, slot: u32, c: Completion) {
+        self.count_sent(slot, c.result);
         let deadline = Clock::deadline(self.now, self.config.timeouts.send());
         let conn = &mut self.conns[slot as usize];
         match std::mem::replace(&mut conn.output, Output::Idle) {
@@ -109,6 +122,9 @@ impl Worker {
                 return;
             };
             let ready = stream.take(self.ex.pool.get());
+            if let Some(track) = conn.http.access.as_mut() {
+                track.queued(ready.len() as u64);
+            }
             if ready.is_empty() {
                 self.ex.pool.put(ready);
                 if stream.finished() {
@@ -216,6 +232,7 @@ impl Worker {
                 s.sent += n;
             }
         }
+        self.count_sent(slot, c.result);
         self.splice_progress(slot);
     }
 
@@ -269,6 +286,14 @@ impl Worker {
                     .as_ref()
                     .is_some_and(|s| s.shared.borrow().broken);
                 let finished = conn.http.outgoing.take();
+                if finished.as_ref().is_some_and(|f| f.stream.is_some()) {
+                    if let (Some(track), Some(log)) =
+                        (conn.http.access.as_mut(), self.ex.access.as_mut())
+                    {
+                        track.stream_ended();
+                        track.sent(0, log);
+                    }
+                }
                 self.recycle_pipe(finished);
                 if broken {
                     // The stream ended short of its Content-Length.
