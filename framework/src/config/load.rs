@@ -27,6 +27,8 @@ pub(super) const SCHEMA: [SectionSchema; 6] = [
             "server_header",
             "backlog",
             "takeover",
+            "trusted_proxies",
+            "proxy_protocol",
         ],
         check_key: check_key::<ServerSection>,
     },

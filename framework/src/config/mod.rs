@@ -193,6 +193,12 @@ pub struct ServerSection {
     /// Join a running server's port (a restart without downtime) instead
     /// of failing with `EADDRINUSE` when the address is taken.
     pub takeover: bool,
+    /// Proxies (addresses or CIDR blocks) whose PROXY header, `Forwarded`
+    /// or `X-Forwarded-For` name the client; from any other peer those are
+    /// ignored.
+    pub trusted_proxies: Vec<String>,
+    /// Every connection starts with a PROXY protocol header (v1 or v2).
+    pub proxy_protocol: bool,
 }
 
 /// `[limits]`: request size limits.
@@ -280,6 +286,8 @@ impl Default for ServerSection {
             server_header: DEFAULT_SERVER_HEADER.to_owned(),
             backlog: DEFAULT_BACKLOG,
             takeover: false,
+            trusted_proxies: Vec::new(),
+            proxy_protocol: false,
         }
     }
 }

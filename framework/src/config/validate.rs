@@ -98,6 +98,13 @@ impl Config {
 
         log_filter("log.level", &self.log.level)?;
 
+        if let Err(e) = crate::net::TrustedProxies::parse(&self.server.trusted_proxies) {
+            return Err(invalid(
+                "server.trusted_proxies",
+                format!("server.trusted_proxies: {e} (allowed: addresses like \"10.0.0.1\" or blocks like \"10.0.0.0/8\")"),
+            ));
+        }
+
         let f = &self.files;
         if f.root.as_os_str().is_empty() {
             return Err(invalid(

@@ -24,6 +24,9 @@ pub(crate) enum Waiting {
     /// Complete requests are held back until our output drains: no read
     /// timeout (the send timeout covers a peer that does not read).
     Held,
+    /// A new connection whose PROXY protocol header has not all arrived
+    /// (`server.proxy_protocol`; header timeout from the accept).
+    Proxy,
 }
 
 /// How far the partial head at the front of the input has been looked at,

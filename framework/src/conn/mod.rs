@@ -243,7 +243,10 @@ impl Conn {
             Phase::Lingering { .. } => return read,
             Phase::Open | Phase::CloseAfterFlush => {}
         }
-        let reading = matches!(self.http.waiting, Waiting::Head | Waiting::Body);
+        let reading = matches!(
+            self.http.waiting,
+            Waiting::Head | Waiting::Body | Waiting::Proxy
+        );
         match (self.output.is_idle(), reading) {
             (false, false) => send,
             (false, true) => send.min(read),

@@ -349,8 +349,11 @@ impl Request {
         }
     }
 
-    /// The client's address: the TCP peer of the connection (a proxy in
-    /// front of the server, if there is one).
+    /// The client's address: the TCP peer of the connection, or, when that
+    /// peer is a trusted proxy (`server.trusted_proxies`), the client it
+    /// names in a PROXY protocol header, `Forwarded` or `X-Forwarded-For`
+    /// (see [`crate::net::TrustedProxies`]). A port of 0: the proxy did not
+    /// say.
     pub fn client_addr(&self) -> SocketAddr {
         self.client.get()
     }

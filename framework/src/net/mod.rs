@@ -14,11 +14,14 @@
 //! purpose (a restart without downtime: docs/OPERATIONS.md).
 
 mod compat;
+pub mod proxy_protocol;
 pub(crate) mod sockaddr;
 mod stream;
+mod trusted;
 
 pub use compat::Compat;
 pub use stream::{TcpListener, TcpStream};
+pub use trusted::TrustedProxies;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdListener};

@@ -92,6 +92,10 @@ pub(crate) struct Exchange {
     /// One `access` log line per request.
     /// The access log, when it is on.
     pub(crate) access: Option<crate::runtime::access::AccessLog>,
+    /// Proxies whose PROXY header and forwarding fields name the client.
+    pub(crate) trusted: crate::net::TrustedProxies,
+    /// Every connection starts with a PROXY protocol header.
+    pub(crate) proxy_protocol: bool,
     /// The connection being served, as (slot, generation): the owner of
     /// the tasks its async handlers start. Set by the worker before each call.
     pub(crate) owner: (u32, u32),
@@ -119,6 +123,8 @@ impl Exchange {
             timeouts,
             draining: false,
             access: None,
+            trusted: crate::net::TrustedProxies::default(),
+            proxy_protocol: false,
             owner: (0, 0),
             head: RequestHead::new(),
             params: Params::new(),
@@ -140,7 +146,12 @@ impl Exchange {
             header: config.timeouts.header(),
             body: config.timeouts.body(),
         };
-        Exchange::new(app, limits, &config.server.server_header, core, timeouts)
+        let mut ex = Exchange::new(app, limits, &config.server.server_header, core, timeouts);
+        // Checked by Config::validate.
+        ex.trusted =
+            crate::net::TrustedProxies::parse(&config.server.trusted_proxies).unwrap_or_default();
+        ex.proxy_protocol = config.server.proxy_protocol;
+        ex
     }
 
     /// Bytes arrived on `conn` at `now`: serve every complete request, keep
@@ -148,6 +159,9 @@ impl Exchange {
     pub(crate) fn receive(&mut self, conn: &mut Conn, data: &[u8], now: Millis) {
         if !conn.takes_input() {
             return; // the last response is queued: what follows is discarded
+        }
+        if conn.http.waiting == Waiting::Proxy {
+            return self.receive_proxy_header(conn, data, now);
         }
         let (consumed, stop) = if conn.http.inbuf.is_empty() {
             // The common case: parse straight from the provided buffer.
@@ -163,6 +177,37 @@ impl Exchange {
             self.serve_buffered(conn)
         };
         self.settle(conn, stop, consumed > 0, true, now);
+    }
+
+    /// The start of a connection that must begin with a PROXY header: once
+    /// it is whole, its client replaces the TCP peer (if that is a trusted
+    /// proxy) and what follows is served; a broken one ends the connection.
+    fn receive_proxy_header(&mut self, conn: &mut Conn, data: &[u8], now: Millis) {
+        use crate::net::proxy_protocol::{parse, Header};
+        self.pool.ensure(&mut conn.http.inbuf);
+        conn.http.inbuf.extend_from_slice(data);
+        match parse(&conn.http.inbuf) {
+            Header::Partial => {}
+            Header::Invalid(why) => {
+                tracing::debug!(core = self.core, "closing a connection: {why}");
+                conn.http.inbuf.clear();
+                conn.http.waiting = Waiting::Idle;
+                conn.end_after_flush();
+            }
+            Header::Complete { len, source } => {
+                if let Some(source) = source {
+                    if self.trusted.contains(conn.peer.get().ip()) {
+                        conn.peer = crate::conn::PeerAddr::new(source);
+                    }
+                }
+                conn.http.inbuf.drain(..len);
+                conn.http.waiting = Waiting::Idle;
+                if !conn.http.inbuf.is_empty() {
+                    let (consumed, stop) = self.serve_buffered(conn);
+                    self.settle(conn, stop, consumed > 0, true, now);
+                }
+            }
+        }
     }
 
     /// Our output drained, or a pending answer finished: serve the requests

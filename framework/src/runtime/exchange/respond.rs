@@ -57,7 +57,8 @@ impl Exchange {
         } else {
             match self.app.resolve(&head.method, path, &mut self.params) {
                 Resolved::Handler(handler) => {
-                    let (params, at) = (&self.params, (self.core, conn.peer));
+                    let client = self.client(conn, head_bytes);
+                    let (params, at) = (&self.params, (self.core, client));
                     let call = || match &handler.0 {
                         HandlerKind::Sync(f) => {
                             Request::with_borrowed(head_bytes, head, params, body, at, f)
@@ -194,7 +195,7 @@ impl Exchange {
             &self.head,
             &self.params,
             body,
-            (self.core, conn.peer),
+            (self.core, self.client(conn, head_bytes)),
             |req| match middleware::before(layers, req) {
                 Ok(memos) => middleware::after(layers, memos, response),
                 Err(refused) => refused,
@@ -269,13 +270,36 @@ impl Exchange {
 }
 
 impl Exchange {
+    /// The client of the request in `self.head`: the connection's peer, or
+    /// whom a trusted proxy names in `Forwarded` / `X-Forwarded-For`.
+    fn client(&self, conn: &Conn, head_bytes: &[u8]) -> crate::conn::PeerAddr {
+        if self.trusted.is_empty() {
+            return conn.peer;
+        }
+        let joined = |name: &str| {
+            let mut lines = self.head.headers_named(head_bytes, name);
+            let first = lines.next()?.to_vec();
+            Some(lines.fold(first, |mut all, line| {
+                all.extend_from_slice(b", ");
+                all.extend_from_slice(line);
+                all
+            }))
+        };
+        let (forwarded, xff) = (joined("forwarded"), joined("x-forwarded-for"));
+        let client = self
+            .trusted
+            .client(conn.peer.get(), forwarded.as_deref(), xff.as_deref());
+        crate::conn::PeerAddr::new(client)
+    }
+
     /// For the access log: the request in `self.head` was dispatched.
     fn note_request(&self, conn: &mut Conn, head_bytes: &[u8]) {
         if self.access.is_none() {
             return;
         }
         let head = &self.head;
-        let mut record = access::Record::new(conn.peer.get(), request_line(head_bytes));
+        let client = self.client(conn, head_bytes).get();
+        let mut record = access::Record::new(client, request_line(head_bytes));
         record.referer = head.header(head_bytes, "referer").map(Into::into);
         record.user_agent = head.header(head_bytes, "user-agent").map(Into::into);
         conn.http

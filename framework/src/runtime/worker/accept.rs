@@ -144,6 +144,9 @@ impl Worker {
         let deadline = Clock::deadline(self.now, self.config.timeouts.header());
         let mut conn = Conn::new(fd, generation, deadline);
         conn.peer = peer.map(PeerAddr::new).unwrap_or_default();
+        if self.ex.proxy_protocol {
+            conn.http.waiting = crate::conn::Waiting::Proxy;
+        }
         let slot = self.conns.insert(conn) as u32;
         if self.draining {
             self.begin_close(slot);

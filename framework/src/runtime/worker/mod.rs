@@ -582,6 +582,10 @@ impl Worker {
             "connection timed out"
         );
         let send_stalled = !conn.output.is_idle() && conn.send_deadline.get(now) <= now;
+        if conn.http.waiting == Waiting::Proxy {
+            // No PROXY header in time: not a request to answer.
+            return self.begin_close(slot);
+        }
         let reading = matches!(conn.http.waiting, Waiting::Head | Waiting::Body);
         if !send_stalled && reading && self.ex.fail_feed(conn, BodyError::TimedOut) {
             // A body streaming to its handler stopped arriving: the handler
