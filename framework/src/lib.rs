@@ -78,6 +78,7 @@ pub mod fs;
 pub mod guide;
 pub mod handler;
 pub mod http;
+mod metrics;
 pub mod middleware;
 pub mod net;
 pub mod router;

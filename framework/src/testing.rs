@@ -242,7 +242,7 @@ impl TestClient {
         for answer in answers {
             if let Some(Pending::Task(id, deferred)) = conn.http.pending {
                 if id == answer.task {
-                    self.ex.answer(conn, answer.response, deferred, now);
+                    self.ex.answer(conn, answer, deferred, now);
                 }
             }
         }

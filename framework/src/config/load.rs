@@ -17,7 +17,7 @@ pub(super) struct SectionSchema {
     check_key: fn(&str, &toml::Value) -> Result<(), toml::de::Error>,
 }
 
-pub(super) const SCHEMA: [SectionSchema; 6] = [
+pub(super) const SCHEMA: [SectionSchema; 7] = [
     SectionSchema {
         name: "server",
         keys: &[
@@ -81,6 +81,11 @@ pub(super) const SCHEMA: [SectionSchema; 6] = [
             "charset",
         ],
         check_key: check_key::<FilesSection>,
+    },
+    SectionSchema {
+        name: "metrics",
+        keys: &["listen"],
+        check_key: check_key::<MetricsSection>,
     },
 ];
 

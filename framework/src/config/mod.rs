@@ -173,6 +173,22 @@ pub struct Config {
     pub ring: RingSection,
     pub log: LogSection,
     pub files: FilesSection,
+    pub metrics: MetricsSection,
+}
+
+/// `[metrics]`: the Prometheus endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSection {
+    /// `IP:PORT` of the endpoint (`GET /metrics`); empty: off.
+    pub listen: String,
+}
+
+impl MetricsSection {
+    /// The endpoint's address, when it is on (checked by `validate`).
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.listen.parse().ok()
+    }
 }
 
 /// `[server]`: where to listen and how many workers.

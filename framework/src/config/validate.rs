@@ -105,6 +105,14 @@ impl Config {
             ));
         }
 
+        let m = &self.metrics.listen;
+        if !m.is_empty() && m.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid(
+                "metrics.listen",
+                format!("metrics.listen = {m:?} is not an IP:PORT address (allowed: e.g. \"127.0.0.1:9090\", or \"\" for off)"),
+            ));
+        }
+
         let f = &self.files;
         if f.root.as_os_str().is_empty() {
             return Err(invalid(

@@ -49,6 +49,8 @@ pub struct Ring {
     features: RingFeatures,
     /// Submissions that did not fit in the SQ; pushed first on the next turn.
     backlog: VecDeque<squeue::Entry>,
+    /// How many submissions ever waited in the backlog (for the metrics).
+    backlogged: u64,
 }
 
 impl Ring {
@@ -61,6 +63,7 @@ impl Ring {
             ring,
             features,
             backlog: VecDeque::new(),
+            backlogged: 0,
         })
     }
 
@@ -87,6 +90,7 @@ impl Ring {
     /// until that CQE, and never frees it earlier.
     pub unsafe fn push(&mut self, entry: squeue::Entry) {
         if !self.backlog.is_empty() {
+            self.backlogged += 1;
             self.backlog.push_back(entry);
             return;
         }
@@ -100,7 +104,13 @@ impl Ring {
                 return;
             }
         }
+        self.backlogged += 1;
         self.backlog.push_back(entry);
+    }
+
+    /// How many submissions have had to wait for a full SQ.
+    pub fn backlogged(&self) -> u64 {
+        self.backlogged
     }
 
     /// Moves backlogged entries into the SQ while it has room.

@@ -165,8 +165,12 @@ impl FileCache {
     /// TTL has passed.
     pub fn lookup(&mut self, rel: &[u8]) -> Lookup {
         let ttl = self.ttl;
+        let miss = || {
+            crate::metrics::count(|m| m.file_cache_misses.add(1));
+            Lookup::Miss
+        };
         let Some(slot) = self.slots.get_mut(rel) else {
-            return Lookup::Miss;
+            return miss();
         };
         if slot.checked.elapsed() >= ttl {
             // Stale: exactly one request reopens it (stale-while-revalidate),
@@ -174,9 +178,10 @@ impl FileCache {
             let in_flight = slot.refreshing.is_some_and(|since| since.elapsed() < ttl);
             if !in_flight {
                 slot.refreshing = Some(Instant::now());
-                return Lookup::Miss;
+                return miss();
             }
         }
+        crate::metrics::count(|m| m.file_cache_hits.add(1));
         match &slot.entry {
             Entry::File(f) => Lookup::File(f.clone()),
             Entry::Dir => Lookup::Dir,
@@ -251,6 +256,13 @@ impl FileCache {
 
     /// Drops stale entries; if none is stale, everything.
     fn evict(&mut self, now: Instant) {
+        let before = self.slots.len();
+        self.evict_stale(now);
+        let evicted = (before - self.slots.len()) as u64;
+        crate::metrics::count(|m| m.file_cache_evictions.add(evicted));
+    }
+
+    fn evict_stale(&mut self, now: Instant) {
         let ttl = self.ttl;
         let mut freed = 0;
         self.slots.retain(|_, slot| {

@@ -29,6 +29,8 @@ pub(crate) struct Deferred {
     pub(crate) is_head: bool,
     pub(crate) http10: bool,
     pub(crate) close: bool,
+    /// The request's method class, for the metrics.
+    pub(crate) method: u8,
 }
 
 /// An answer in progress, held by the connection until it is ready.

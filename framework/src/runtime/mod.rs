@@ -22,6 +22,7 @@ use tracing::{error, info};
 use crate::app::App;
 use crate::config::{Config, ExampleCli};
 use crate::error::{Error, Result};
+use crate::metrics;
 use crate::net;
 use exchange::Exchange;
 use worker::{Worker, WorkerSetup};
@@ -129,6 +130,22 @@ impl Server {
             None
         };
         let sink = access.as_ref().map(|(_, sink)| sink.clone());
+        let workers_wanted = match config.server.workers {
+            0 => affinity_cpus().len().max(1),
+            n => n,
+        };
+        let registry: metrics::Registry = (0..workers_wanted)
+            .map(|_| Arc::new(metrics::Counters::default()))
+            .collect();
+        let metrics_addr = match config.metrics.addr() {
+            Some(addr) => {
+                let bound = metrics::spawn_endpoint(addr, registry.clone())
+                    .map_err(|e| Error::Io("start the metrics endpoint".into(), e))?;
+                info!("metrics on http://{bound}/metrics");
+                Some(bound)
+            }
+            None => None,
+        };
         // The kernel refuses a direct descriptor table larger than
         // RLIMIT_NOFILE, so raise the soft limit as far as allowed and size
         // the table to what we got.
@@ -191,7 +208,8 @@ impl Server {
                 .name(format!("percore-w{index}"))
                 .spawn({
                     let access = access.clone();
-                    move || run_worker(setup, cpu, access, &*factory, ready)
+                    let counters = registry[index].clone();
+                    move || run_worker(setup, cpu, access, counters, &*factory, ready)
                 })
                 .map_err(|e| Error::Io("spawn worker thread".into(), e))?;
             threads.push(thread);
@@ -199,6 +217,7 @@ impl Server {
         drop(ready_tx);
         let running = RunningServer {
             addr,
+            metrics_addr,
             access_sink: sink,
             wakes,
             threads,
@@ -235,6 +254,8 @@ impl Server {
 /// A running server: its address, and the means to stop it.
 pub struct RunningServer {
     addr: SocketAddr,
+    /// The metrics endpoint's address, when it is on.
+    metrics_addr: Option<SocketAddr>,
     /// The access log's file, for SIGUSR1.
     access_sink: Option<Arc<access::Sink>>,
     wakes: Vec<OwnedFd>,
@@ -245,6 +266,11 @@ impl RunningServer {
     /// The address every worker listens on (the real port when 0 was asked).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where the Prometheus endpoint listens (`[metrics] listen`), if on.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// Opens the access log's file again (what SIGUSR1 does, after
@@ -291,6 +317,7 @@ fn run_worker(
     setup: WorkerSetup,
     cpu: Option<usize>,
     access: Option<(crate::config::AccessFormat, Arc<access::Sink>)>,
+    counters: Arc<metrics::Counters>,
     factory: &(dyn Fn(CoreId) -> App + Send + Sync),
     ready: mpsc::Sender<Result<String>>,
 ) -> Result<()> {
@@ -314,6 +341,8 @@ fn run_worker(
         }
         let mut ex = Exchange::for_config(app, &setup.config, index);
         ex.access = access.map(|(format, sink)| access::AccessLog::new(format, sink));
+        metrics::install(counters.clone());
+        ex.metrics = counters;
         Worker::new(setup, ex, core, remote_read)
     })();
     match started {

@@ -96,6 +96,10 @@ pub(crate) struct Exchange {
     pub(crate) trusted: crate::net::TrustedProxies,
     /// Every connection starts with a PROXY protocol header.
     pub(crate) proxy_protocol: bool,
+    /// This core's counters (the worker counts on them too).
+    pub(crate) metrics: std::sync::Arc<crate::metrics::Counters>,
+    /// The loop's clock as of the bytes or answer being handled.
+    pub(crate) now: Millis,
     /// The connection being served, as (slot, generation): the owner of
     /// the tasks its async handlers start. Set by the worker before each call.
     pub(crate) owner: (u32, u32),
@@ -125,6 +129,8 @@ impl Exchange {
             access: None,
             trusted: crate::net::TrustedProxies::default(),
             proxy_protocol: false,
+            metrics: Default::default(),
+            now: 0,
             owner: (0, 0),
             head: RequestHead::new(),
             params: Params::new(),
@@ -160,6 +166,7 @@ impl Exchange {
         if !conn.takes_input() {
             return; // the last response is queued: what follows is discarded
         }
+        self.now = now;
         if conn.http.waiting == Waiting::Proxy {
             return self.receive_proxy_header(conn, data, now);
         }
@@ -213,6 +220,7 @@ impl Exchange {
     /// Our output drained, or a pending answer finished: serve the requests
     /// held back.
     pub(crate) fn resume(&mut self, conn: &mut Conn, now: Millis) {
+        self.now = now;
         let feeding = conn.http.is_feeding();
         if conn.http.waiting != Waiting::Held
             || (!feeding && (!conn.is_open() || conn.http.must_hold(OUT_HIGH_WATER)))

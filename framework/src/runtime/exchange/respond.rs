@@ -106,6 +106,7 @@ impl Exchange {
             is_head: head.method == Method::HEAD,
             http10: head.version == Version::Http10,
             close,
+            method: crate::metrics::method_class(&head.method),
         };
         let response = match reply {
             Reply::Ready(response) => response,
@@ -123,7 +124,7 @@ impl Exchange {
                             d.close = true;
                             plain(StatusCode::INTERNAL_SERVER_ERROR)
                         });
-                        self.encode(conn, response, d);
+                        self.encode(conn, response, d, a.took);
                     }
                     None => conn.http.pending = Some(Pending::Task(id, deferred)),
                 }
@@ -131,7 +132,7 @@ impl Exchange {
             }
             Reply::Pending(pending) => return Some(pending),
         };
-        self.encode(conn, response, deferred);
+        self.encode(conn, response, deferred, 0);
         None
     }
 
@@ -172,8 +173,9 @@ impl Exchange {
             is_head: head.method == Method::HEAD,
             http10: head.version == Version::Http10,
             close: true,
+            method: crate::metrics::method_class(&head.method),
         };
-        self.encode(conn, response, deferred);
+        self.encode(conn, response, deferred, 0);
     }
 
     /// A response the framework made for the request in `self.head`, as
@@ -203,27 +205,32 @@ impl Exchange {
         )
     }
 
-    /// An async handler's answer (`None`: it panicked) for the request the
+    /// An async handler's answer (no response: it panicked) for the request the
     /// connection was waiting on; the requests held behind it are served.
     pub(crate) fn answer(
         &mut self,
         conn: &mut Conn,
-        response: Option<Response>,
+        answer: crate::runtime::executor::Answer,
         mut deferred: Deferred,
         now: Millis,
     ) {
-        let response = response.unwrap_or_else(|| {
+        self.now = now;
+        let response = answer.response.unwrap_or_else(|| {
             deferred.close = true;
             plain(StatusCode::INTERNAL_SERVER_ERROR)
         });
         deferred.close |= self.draining || !conn.is_open();
         conn.http.pending = None;
-        self.encode(conn, response, deferred);
+        self.encode(conn, response, deferred, answer.took);
         self.resume(conn, now);
     }
 
     /// Encodes `response` into the connection's output.
-    fn encode(&mut self, conn: &mut Conn, response: Response, mut d: Deferred) {
+    /// `took`: how long its handler's task ran (0 for an answer given when
+    /// the request was dispatched).
+    fn encode(&mut self, conn: &mut Conn, response: Response, mut d: Deferred, took: Millis) {
+        self.metrics.requests[d.method as usize].add(1);
+        self.metrics.response(response.status.as_u16(), took);
         d.close |= self.feed_before_response(conn) | response.close;
         // A response with an invalid header never reaches the wire: a 500,
         // as the app's error page formats it.
@@ -370,6 +377,8 @@ impl Exchange {
         }
         self.pool.ensure(&mut conn.http.out);
         if self.app.error_page.is_none() {
+            self.metrics.requests[crate::metrics::OTHER_METHOD as usize].add(1);
+            self.metrics.response(status.as_u16(), 0);
             let before = conn.http.out.len();
             encode::write_error(
                 &mut conn.http.out,
@@ -383,12 +392,13 @@ impl Exchange {
             is_head: false,
             http10: false,
             close: true,
+            method: crate::metrics::OTHER_METHOD,
         };
         let response = match why {
             Some(why) => detailed(status, why),
             None => plain(status),
         };
-        self.encode(conn, response, d);
+        self.encode(conn, response, d, 0);
     }
 }
 

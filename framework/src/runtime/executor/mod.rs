@@ -66,6 +66,8 @@ struct Task {
     /// The connection waiting for this task's response, if it is a
     /// handler's: (slot, generation).
     owner: Option<(u32, u32)>,
+    /// When it took a slot (its first poll did not finish it).
+    started: Millis,
 }
 
 /// What a handler task produced, for its connection.
@@ -74,6 +76,8 @@ pub(crate) struct Answer {
     pub(crate) owner: (u32, u32),
     /// `None`: the handler panicked.
     pub(crate) response: Option<Response>,
+    /// How long the task ran, from its first poll (0: it answered then).
+    pub(crate) took: Millis,
 }
 
 /// A handler task on its first poll, before it has a slot.
@@ -225,6 +229,7 @@ impl Core {
             future: Some(future),
             queued: false,
             owner,
+            started: self.clock.now(),
         });
         TaskId {
             core: self.key,
@@ -395,6 +400,7 @@ impl Core {
                     task: id,
                     owner,
                     response: None,
+                    took: 0,
                 };
                 (id, Some(answer))
             }
@@ -451,6 +457,7 @@ impl Core {
                     task: id,
                     owner,
                     response: None,
+                    took: self.clock.now().saturating_sub(task.started),
                 });
             }
         }
@@ -486,19 +493,20 @@ impl Core {
             return;
         };
         let owner = match self.unslotted.get() {
-            Some(u) if u.id == id => Some(u.owner),
+            Some(u) if u.id == id => Some((u.owner, 0)),
             _ => self
                 .tasks
                 .borrow()
                 .get(id.index as usize)
                 .filter(|t| t.generation == id.generation)
-                .and_then(|t| t.owner),
+                .and_then(|t| Some((t.owner?, self.clock.now().saturating_sub(t.started)))),
         };
-        if let Some(owner) = owner {
+        if let Some((owner, took)) = owner {
             self.answers.borrow_mut().push(Answer {
                 task: id,
                 owner,
                 response: Some(response),
+                took,
             });
         }
     }

@@ -198,6 +198,7 @@ impl<T: TaskOp> Drop for OpFuture<T> {
                 slot.state = OpState::Orphan(Box::new(op));
                 drop(ops);
                 let target = Token::conn(Op::Task, index, generation).encode();
+                crate::metrics::count(|m| m.ops_cancelled.add(1));
                 core.queue_sqe(op::Cancel::entry(
                     target,
                     Token::worker(Op::Cancel).encode(),

@@ -138,6 +138,7 @@ impl Worker {
             }
             return;
         }
+        self.ex.metrics.accepted.add(1);
         let fd = c.result as u32;
         let generation = self.next_generation;
         self.next_generation = (self.next_generation + 1) & GENERATION_MASK;

@@ -137,6 +137,7 @@ impl Worker {
     /// The close is done: the slot and everything the connection held go.
     pub(super) fn on_close(&mut self, slot: u32) {
         let mut conn = self.conns.remove(slot as usize);
+        self.ex.metrics.closed.add(1);
         if let (Some(track), Some(log)) = (conn.http.access.as_mut(), self.ex.access.as_mut()) {
             track.close(log);
         }

@@ -305,6 +305,7 @@ impl Worker {
     }
 
     fn cancel(&mut self, target: Token) {
+        self.ex.metrics.ops_cancelled.add(1);
         let entry = Cancel::entry(target.encode(), Token::worker(Op::Cancel).encode());
         self.push(entry);
     }
@@ -353,6 +354,7 @@ impl Worker {
         if !self.draining {
             self.arm_accepts();
         }
+        self.ex.metrics.sq_full.set(self.ring.backlogged());
         let (available, total) = self.bufs.available();
         self.core.stats.set(crate::runtime::stats::CoreStats {
             core: self.ex.core,
@@ -466,7 +468,7 @@ impl Worker {
                 continue;
             }
             self.ex.owner = (slot, generation);
-            self.ex.answer(conn, answer.response, deferred, self.now);
+            self.ex.answer(conn, answer, deferred, self.now);
             self.settle(slot);
             self.want_reading(slot);
             self.arm_timer(slot);

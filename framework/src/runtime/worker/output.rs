@@ -59,8 +59,12 @@ impl Worker {
         self.push(entry);
     }
 
-    /// For the access log: the kernel took `bytes` more of the output.
+    /// The kernel took `bytes` more of the output (the metrics; the access
+    /// log's count).
     fn count_sent(&mut self, slot: u32, bytes: i32) {
+        if bytes > 0 {
+            self.ex.metrics.bytes_out.add(bytes as u64);
+        }
         let conn = &mut self.conns[slot as usize];
         if let (Some(track), Some(log), true) = (
             conn.http.access.as_mut(),

@@ -38,7 +38,8 @@ impl Worker {
         match c.result {
             // ENOBUFS: the buffer ring ran dry (load, not an error).
             // ECANCELED: a pause for backpressure (or a close).
-            r if r == -libc::ENOBUFS || r == -libc::ECANCELED => {}
+            r if r == -libc::ENOBUFS => self.ex.metrics.recv_buffers_exhausted.add(1),
+            r if r == -libc::ECANCELED => {}
             r if r < 0 => return self.conn_failed(slot, "recv", -r),
             0 => {
                 conn.receive = Receive::Ended;
@@ -54,6 +55,7 @@ impl Worker {
             n => {
                 if let Some(bid) = c.buffer_id() {
                     if conn.takes_input() {
+                        self.ex.metrics.bytes_in.add(n as u64);
                         let data = self.bufs.filled(bid, n as usize);
                         self.ex.owner = (slot, conn.generation);
                         self.ex.receive(conn, data, self.now);
