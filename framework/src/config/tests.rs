@@ -101,6 +101,24 @@ fn shipped_config_toml_is_the_default() {
     assert_eq!(valid(DEFAULT_FILE), Config::default());
 }
 
+/// The Docker image's config: every address, the /srv root, and a drain
+/// that ends before `docker stop`'s 10 s send SIGKILL.
+#[test]
+fn the_docker_image_config_is_valid_and_drains_within_docker_stop() {
+    let image = valid(include_str!("../../../docker/config.toml"));
+    assert_eq!(image.server.listen, "0.0.0.0:8080".parse().unwrap());
+    assert_eq!(image.files.root, std::path::PathBuf::from("/srv"));
+    assert!(image.timeouts.drain() < std::time::Duration::from_secs(10));
+    // Flags come after `--config` in `docker run IMAGE FLAGS` and win.
+    let cli = CommonArgs {
+        listen: Some("127.0.0.1:9000".parse().unwrap()),
+        ..CommonArgs::default()
+    };
+    let mut flagged = image.clone();
+    cli.apply(&mut flagged);
+    assert_eq!(flagged.server.listen, "127.0.0.1:9000".parse().unwrap());
+}
+
 #[test]
 fn shipped_config_toml_sets_and_documents_every_key() {
     for section in &SCHEMA {

@@ -54,8 +54,10 @@ impl fmt::Display for RingFeatures {
 /// Why a ring could not be set up, phrased for the operator.
 #[derive(Debug)]
 pub enum SetupError {
-    /// io_uring_setup was refused (EPERM/EACCES/ENOSYS).
-    Blocked(io::Error),
+    /// io_uring_setup was refused (EPERM/EACCES/ENOSYS); `seccomp`: the
+    /// process runs under a seccomp filter (`Seccomp: 2`), as in a
+    /// container, where the filter is the likely cause.
+    Blocked { error: io::Error, seccomp: bool },
     /// Not enough locked memory for the rings.
     MemLock(io::Error),
     /// The kernel lacks an opcode or feature percore needs.
@@ -67,9 +69,17 @@ pub enum SetupError {
 impl fmt::Display for SetupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SetupError::Blocked(e) => write!(
+            SetupError::Blocked { error, seccomp: true } => write!(
                 f,
-                "io_uring is blocked on this system ({e}): set `sysctl kernel.io_uring_disabled=0`, \
+                "io_uring is blocked ({error}), most likely by this container's seccomp profile \
+                 (Docker Engine 25.0 and later block io_uring by default): run with a profile \
+                 that allows it, `docker run --security-opt seccomp=docker/seccomp-io_uring.json ...` \
+                 (the image has it at /etc/percore/seccomp-io_uring.json); failing that, the host \
+                 may have `sysctl kernel.io_uring_disabled` set: set it to 0"
+            ),
+            SetupError::Blocked { error, seccomp: false } => write!(
+                f,
+                "io_uring is blocked on this system ({error}): set `sysctl kernel.io_uring_disabled=0`, \
                  or in a container run with a seccomp profile that allows io_uring \
                  (docker run --security-opt seccomp=docker/seccomp-io_uring.json ...)"
             ),
@@ -94,11 +104,24 @@ impl SetupError {
     /// Classifies an error from io_uring_setup or a registration.
     pub fn from_io(e: io::Error) -> SetupError {
         match e.raw_os_error() {
-            Some(libc::EPERM) | Some(libc::EACCES) | Some(libc::ENOSYS) => SetupError::Blocked(e),
+            Some(libc::EPERM) | Some(libc::EACCES) | Some(libc::ENOSYS) => SetupError::Blocked {
+                error: e,
+                seccomp: under_seccomp_filter(),
+            },
             Some(libc::ENOMEM) => SetupError::MemLock(e),
             _ => SetupError::Other(e),
         }
     }
+}
+
+/// Whether this process runs under a seccomp filter (`Seccomp: 2` in
+/// /proc/self/status): a container's profile.
+fn under_seccomp_filter() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .any(|l| l.strip_prefix("Seccomp:").is_some_and(|v| v.trim() == "2"))
+    })
 }
 
 /// Flag sets to try, best first: (single_issuer, defer_taskrun, coop_taskrun).
