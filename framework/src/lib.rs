@@ -85,6 +85,7 @@ pub mod router;
 mod runtime;
 pub mod testing;
 pub mod time;
+mod tls;
 
 /// The `http` crate's types ([`testing::TestClient::request`] takes an
 /// `http::Request`), under a name apart from the codec's [`mod@http`].
