@@ -56,6 +56,29 @@ fn forwarding_fields_only_from_trusted_proxies() {
         ),
         "198.51.100.2:0"
     );
+    // Only the configured field counts: a client's own Forwarded is not read.
+    assert_eq!(
+        who(
+            addr,
+            "Forwarded: for=6.6.6.6\r\nX-Forwarded-For: 6.6.6.6, 198.51.100.9\r\n"
+        ),
+        "198.51.100.9:0"
+    );
+    // Something that is not an address stops the walk at the proxy.
+    assert!(who(addr, "X-Forwarded-For: 6.6.6.6, unknown\r\n").starts_with("127.0.0.1:"));
+    assert!(who(addr, "").starts_with("127.0.0.1:"));
+    assert!(who(addr, "X-Forwarded-For: not-an-address\r\n").starts_with("127.0.0.1:"));
+
+    // client_header = "forwarded".
+    let rfc = start_with(
+        1,
+        |c| {
+            c.server.trusted_proxies = vec!["127.0.0.1".into()];
+            c.server.client_header = percore::net::ClientHeader::Forwarded;
+        },
+        |_| app(),
+    );
+    let addr = rfc.local_addr();
     assert_eq!(
         who(
             addr,
@@ -63,8 +86,7 @@ fn forwarding_fields_only_from_trusted_proxies() {
         ),
         "[2001:db8::7]:4711"
     );
-    assert!(who(addr, "").starts_with("127.0.0.1:"));
-    assert!(who(addr, "X-Forwarded-For: not-an-address\r\n").starts_with("127.0.0.1:"));
+    assert!(who(addr, "X-Forwarded-For: 1.1.1.1\r\n").starts_with("127.0.0.1:"));
 }
 
 fn proxy_server(trusted: &[&str]) -> percore::RunningServer {

@@ -1,7 +1,8 @@
 //! One server per port unless a takeover is asked for: a second copy on a
 //! taken address fails with EADDRINUSE, `server.takeover` joins a running
 //! server, and stopping the old one then loses no request of clients that
-//! keep going the whole time (keep-alive, no retries, as wrk).
+//! keep going the whole time (keep-alive, or a new connection for each
+//! request; no retries, as wrk).
 
 mod common;
 
@@ -47,9 +48,16 @@ struct Tally {
 }
 
 /// A client as wrk is one: keep-alive, the next request as soon as the last
-/// answer is in, a new connection only after `Connection: close`, and any
+/// answer is in, a new connection only after `Connection: close` (or for
+/// every request, with `one_each`: `wrk -H 'Connection: close'`), and any
 /// request left without an answer is counted lost.
-fn client(addr: SocketAddr, stop: Arc<AtomicBool>, tally: Arc<Tally>, new_only: Arc<AtomicBool>) {
+fn client(
+    addr: SocketAddr,
+    one_each: bool,
+    stop: Arc<AtomicBool>,
+    tally: Arc<Tally>,
+    new_only: Arc<AtomicBool>,
+) {
     let mut conn: Option<(TcpStream, Vec<u8>)> = None;
     let mut served_here = 0;
     while !stop.load(Ordering::Relaxed) {
@@ -68,9 +76,12 @@ fn client(addr: SocketAddr, stop: Arc<AtomicBool>, tally: Arc<Tally>, new_only: 
                 }
             },
         };
-        if s.write_all(b"GET /who HTTP/1.1\r\nHost: x\r\n\r\n")
-            .is_err()
-        {
+        let request: &[u8] = if one_each {
+            b"GET /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        } else {
+            b"GET /who HTTP/1.1\r\nHost: x\r\n\r\n"
+        };
+        if s.write_all(request).is_err() {
             tally.lost.fetch_add(1, Ordering::Relaxed);
             conn = None;
             continue;
@@ -100,7 +111,7 @@ fn client(addr: SocketAddr, stop: Arc<AtomicBool>, tally: Arc<Tally>, new_only: 
                 if r.body == b"new" {
                     tally.by_new.fetch_add(1, Ordering::Relaxed);
                 }
-                if r.header("connection") == Some("close") {
+                if r.header("connection") == Some("close") || one_each {
                     conn = None;
                 }
             }
@@ -128,25 +139,33 @@ fn a_takeover_then_stopping_the_old_server_loses_no_request() {
         eprintln!("skipped: net.ipv4.tcp_migrate_req is not 1 and cannot be set (not root?)");
         return;
     }
-    let old = common::start(2, |_| app("old"));
+    let old = common::start_with(
+        2,
+        |c| c.metrics.listen = "127.0.0.1:0".into(),
+        |_| app("old"),
+    );
     let addr = old.local_addr();
+    let metrics = old.metrics_addr().unwrap();
+    // The new server joins the metrics port too (one config for both).
     let new = common::start_with(
         2,
         |c| {
             c.server.listen = addr;
             c.server.takeover = true;
+            c.metrics.listen = metrics.to_string();
         },
         |_| app("new"),
     );
     assert_eq!(new.local_addr(), addr);
+    assert_eq!(new.metrics_addr(), Some(metrics));
 
     let stop = Arc::new(AtomicBool::new(false));
     let new_only = Arc::new(AtomicBool::new(false));
     let tally = Arc::new(Tally::default());
     let clients: Vec<_> = (0..12)
-        .map(|_| {
+        .map(|i| {
             let (stop, tally, new_only) = (stop.clone(), tally.clone(), new_only.clone());
-            std::thread::spawn(move || client(addr, stop, tally, new_only))
+            std::thread::spawn(move || client(addr, i % 2 == 1, stop, tally, new_only))
         })
         .collect();
     std::thread::sleep(Duration::from_millis(300));

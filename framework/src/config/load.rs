@@ -28,6 +28,7 @@ pub(super) const SCHEMA: [SectionSchema; 7] = [
             "backlog",
             "takeover",
             "trusted_proxies",
+            "client_header",
             "proxy_protocol",
         ],
         check_key: check_key::<ServerSection>,

@@ -213,6 +213,9 @@ pub struct ServerSection {
     /// or `X-Forwarded-For` name the client; from any other peer those are
     /// ignored.
     pub trusted_proxies: Vec<String>,
+    /// The field trusted proxies name the client in: `x-forwarded-for` or
+    /// `forwarded` (one only, as nginx's `real_ip_header`).
+    pub client_header: crate::net::ClientHeader,
     /// Every connection starts with a PROXY protocol header (v1 or v2).
     pub proxy_protocol: bool,
 }
@@ -303,6 +306,7 @@ impl Default for ServerSection {
             backlog: DEFAULT_BACKLOG,
             takeover: false,
             trusted_proxies: Vec::new(),
+            client_header: crate::net::ClientHeader::XForwardedFor,
             proxy_protocol: false,
         }
     }

@@ -21,7 +21,7 @@ mod trusted;
 
 pub use compat::Compat;
 pub use stream::{TcpListener, TcpStream};
-pub use trusted::TrustedProxies;
+pub use trusted::{ClientHeader, TrustedProxies};
 
 use std::io;
 use std::net::{SocketAddr, TcpListener as StdListener};

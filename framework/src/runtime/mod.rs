@@ -137,15 +137,6 @@ impl Server {
         let registry: metrics::Registry = (0..workers_wanted)
             .map(|_| Arc::new(metrics::Counters::default()))
             .collect();
-        let metrics_addr = match config.metrics.addr() {
-            Some(addr) => {
-                let bound = metrics::spawn_endpoint(addr, registry.clone())
-                    .map_err(|e| Error::Io("start the metrics endpoint".into(), e))?;
-                info!("metrics on http://{bound}/metrics");
-                Some(bound)
-            }
-            None => None,
-        };
         // The kernel refuses a direct descriptor table larger than
         // RLIMIT_NOFILE, so raise the soft limit as far as allowed and size
         // the table to what we got.
@@ -177,7 +168,16 @@ impl Server {
             config.server.backlog,
             bind_mode,
         )
-        .map_err(|e| Error::Io(format!("listen on {}", config.server.listen), e))?;
+        .map_err(|e| Error::Io("server.listen".into(), e))?;
+        let metrics_addr = match config.metrics.addr() {
+            Some(addr) => {
+                let bound = metrics::spawn_endpoint(addr, bind_mode, registry.clone())
+                    .map_err(|e| Error::Io("start the metrics endpoint".into(), e))?;
+                info!("metrics on http://{bound}/metrics");
+                Some(bound)
+            }
+            None => None,
+        };
         info!(
             "percore {}: {workers} worker(s) on CPUs {:?}",
             env!("CARGO_PKG_VERSION"),

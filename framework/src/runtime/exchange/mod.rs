@@ -96,6 +96,8 @@ pub(crate) struct Exchange {
     pub(crate) trusted: crate::net::TrustedProxies,
     /// Every connection starts with a PROXY protocol header.
     pub(crate) proxy_protocol: bool,
+    /// The field trusted proxies name the client in.
+    pub(crate) client_header: crate::net::ClientHeader,
     /// This core's counters (the worker counts on them too).
     pub(crate) metrics: std::sync::Arc<crate::metrics::Counters>,
     /// The loop's clock as of the bytes or answer being handled.
@@ -129,6 +131,7 @@ impl Exchange {
             access: None,
             trusted: crate::net::TrustedProxies::default(),
             proxy_protocol: false,
+            client_header: crate::net::ClientHeader::XForwardedFor,
             metrics: Default::default(),
             now: 0,
             owner: (0, 0),
@@ -157,6 +160,7 @@ impl Exchange {
         ex.trusted =
             crate::net::TrustedProxies::parse(&config.server.trusted_proxies).unwrap_or_default();
         ex.proxy_protocol = config.server.proxy_protocol;
+        ex.client_header = config.server.client_header;
         ex
     }
 

@@ -278,7 +278,7 @@ impl Exchange {
 
 impl Exchange {
     /// The client of the request in `self.head`: the connection's peer, or
-    /// whom a trusted proxy names in `Forwarded` / `X-Forwarded-For`.
+    /// whom a trusted proxy names in `server.client_header`.
     fn client(&self, conn: &Conn, head_bytes: &[u8]) -> crate::conn::PeerAddr {
         if self.trusted.is_empty() {
             return conn.peer;
@@ -292,10 +292,10 @@ impl Exchange {
                 all
             }))
         };
-        let (forwarded, xff) = (joined("forwarded"), joined("x-forwarded-for"));
+        let value = joined(self.client_header.name());
         let client = self
             .trusted
-            .client(conn.peer.get(), forwarded.as_deref(), xff.as_deref());
+            .client(conn.peer.get(), self.client_header, value.as_deref());
         crate::conn::PeerAddr::new(client)
     }
 

@@ -149,10 +149,12 @@ impl Worker {
             conn.http.waiting = crate::conn::Waiting::Proxy;
         }
         let slot = self.conns.insert(conn) as u32;
+        // Accepted while draining (the kernel had completed the handshake):
+        // its request is served, with `Connection: close`, if it comes soon.
+        self.arm_recv(slot);
         if self.draining {
-            self.begin_close(slot);
+            self.close_when_quiet(slot);
         } else {
-            self.arm_recv(slot);
             self.arm_timer(slot);
         }
     }

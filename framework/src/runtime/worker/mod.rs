@@ -34,14 +34,14 @@ use crate::error::{Error, Result};
 use crate::handler::{BodyError, Pending};
 use crate::runtime::exchange::Exchange;
 use crate::runtime::executor::{Answer, Core};
-use crate::runtime::timer::{Deadline, Millis, SWEEP, TASK_TIMER};
+use crate::runtime::timer::{Clock, Deadline, Millis, SWEEP, TASK_TIMER};
 
 /// The provided buffer group every recv of this core draws from.
 const BUF_GROUP: u16 = 0;
 /// If the drain has not finished this long after its deadline, stop anyway.
 const DRAIN_GRACE: Duration = Duration::from_secs(1);
-/// After SIGTERM, how long after its last answer an idle keep-alive
-/// connection may still send a request (see `start_drain`).
+/// After SIGTERM, how long an idle connection may still send a request
+/// (see `close_when_quiet`).
 const DRAIN_IDLE_GRACE: Duration = Duration::from_secs(1);
 /// The longest the loop sleeps without a timer due (drain checks, Date).
 const MAX_WAIT: Duration = Duration::from_secs(1);
@@ -504,21 +504,17 @@ impl Worker {
         debug!(core = self.ex.core, open = self.conns.len(), "draining");
     }
 
-    /// While draining, an idle keep-alive connection that answered a moment
-    /// ago may have the client's next request on its way: closed now, that
-    /// request would be lost (wrk counts it an error; a client may retry
-    /// only idempotent ones, RFC 9112 9.3.1). Until DRAIN_IDLE_GRACE after
-    /// its last answer it may still send one (answered with `Connection:
-    /// close`); one quiet longer than that is closed now.
+    /// While draining, an idle connection may have a request on its way (the
+    /// next one of a keep-alive client that just got an answer, or the first
+    /// one of a client that has just connected): closed now, that request
+    /// would be lost (wrk counts it an error; a client may retry only
+    /// idempotent ones, RFC 9112 9.3.1). It gets DRAIN_IDLE_GRACE to send it
+    /// (answered with `Connection: close`), then its read timeout closes it.
     fn close_when_quiet(&mut self, slot: u32) {
-        let (now, keepalive) = (self.now, self.config.timeouts.keepalive());
+        let now = self.now;
         let conn = &mut self.conns[slot as usize];
-        let deadline = conn.read_deadline.get(now);
-        let answered = deadline.saturating_sub(keepalive.as_millis() as Millis);
-        let close_at = deadline.min(answered + DRAIN_IDLE_GRACE.as_millis() as Millis);
-        if close_at <= now {
-            return self.begin_close(slot);
-        }
+        let grace = Clock::deadline(now, DRAIN_IDLE_GRACE);
+        let close_at = conn.read_deadline.get(now).min(grace);
         conn.read_deadline = Deadline::at(close_at);
         self.arm_timer(slot);
     }
