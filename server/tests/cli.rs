@@ -553,3 +553,67 @@ fn the_access_log_counts_bytes_sent_logs_refusals_and_reopens_on_sigusr1() {
     server.signal(libc::SIGTERM);
     assert_eq!(server.wait_exit(15), Some(0), "stderr: {:?}", server.seen);
 }
+
+/// systemd's `Type=notify`: READY=1 once listening, STOPPING=1 at the drain.
+#[test]
+fn systemd_hears_ready_and_stopping() {
+    let dir = TempDir::new("notify");
+    let socket_path = dir.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut cmd = server();
+    cmd.args(["--listen", "127.0.0.1:0", "--workers", "1", "--root"])
+        .arg(dir.path())
+        .env("NOTIFY_SOCKET", &socket_path);
+    let mut server = Running::spawn(cmd);
+    let mut buf = [0u8; 256];
+    let n = socket.recv(&mut buf).expect("READY=1 within 10 s");
+    assert_eq!(&buf[..n], b"READY=1");
+    // Ready means listening: the address was logged before.
+    let addr = listening_addr(&server.wait_for("listening on "));
+    assert!(fetch(addr, "/").starts_with("HTTP/1.1 404 "));
+    server.signal(libc::SIGTERM);
+    let n = socket.recv(&mut buf).expect("STOPPING=1");
+    assert_eq!(&buf[..n], b"STOPPING=1");
+    assert_eq!(server.wait_exit(15), Some(0));
+}
+
+/// SIGHUP is not fatal; SIGQUIT drains like SIGTERM; a second signal during
+/// a drain ends it at once.
+#[test]
+fn sighup_is_survived_sigquit_drains_and_a_second_signal_cuts_the_drain() {
+    let dir = TempDir::new("signals");
+    dir.write("big.bin", &vec![b'x'; 32 << 20]);
+    let mut server = Running::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--workers",
+        "1",
+        "--root",
+        dir.path().to_str().unwrap(),
+    ]);
+    let addr = listening_addr(&server.wait_for("listening on "));
+    server.signal(libc::SIGHUP);
+    server.wait_for("received SIGHUP");
+    assert!(
+        fetch(addr, "/").starts_with("HTTP/1.1 404 "),
+        "still serving"
+    );
+
+    // A download nobody reads keeps the drain going (10 s by default).
+    let mut slow = TcpStream::connect(addr).unwrap();
+    slow.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    server.signal(libc::SIGQUIT);
+    server.wait_for("received SIGQUIT: draining");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(server.child.try_wait().unwrap().is_none(), "still draining");
+    let t = Instant::now();
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit(5), Some(1), "{:?}", server.seen);
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    drop(slow);
+}

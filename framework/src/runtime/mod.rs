@@ -7,6 +7,7 @@ pub(crate) mod exchange;
 pub(crate) mod executor;
 mod signals;
 pub(crate) mod stats;
+mod systemd;
 pub(crate) mod timer;
 pub(crate) mod worker;
 
@@ -93,12 +94,20 @@ impl Server {
         // and the signal is only ever taken here, by sigtimedwait.
         let signals = signals::block_termination()?;
         let running = self.start(factory)?;
+        systemd::notify("READY=1");
+        let on_usr1 = |running: &RunningServer| match running.reopen_access_log() {
+            Ok(()) => info!("received SIGUSR1: access log reopened"),
+            Err(e) => error!(
+                "received SIGUSR1: cannot reopen the access log ({e}); still writing to the old one"
+            ),
+        };
         loop {
             match signals::wait(&signals, Duration::from_millis(200)) {
-                Some("SIGUSR1") => match running.reopen_access_log() {
-                    Ok(()) => info!("received SIGUSR1: access log reopened"),
-                    Err(e) => error!("received SIGUSR1: cannot reopen the access log ({e}); still writing to the old one"),
-                },
+                Some("SIGUSR1") => on_usr1(&running),
+                Some("SIGHUP") => info!(
+                    "received SIGHUP: nothing to reload (the configuration is read at start); \
+                     ignored. Restart with --takeover to change it"
+                ),
                 Some(sig) => {
                     info!("received {sig}: draining");
                     break;
@@ -110,8 +119,22 @@ impl Server {
                 break;
             }
         }
+        systemd::notify("STOPPING=1");
         running.shutdown();
-        running.join()
+        // A second SIGTERM, SIGINT or SIGQUIT during the drain ends it now.
+        while !running.all_workers_exited() {
+            match signals::wait(&signals, Duration::from_millis(100)) {
+                Some("SIGUSR1") => on_usr1(&running),
+                Some("SIGHUP") | None => {}
+                Some(sig) => {
+                    error!("received {sig} again while draining: exiting now");
+                    std::process::exit(1);
+                }
+            }
+        }
+        let result = running.join();
+        info!("drained; exiting");
+        result
     }
 
     /// Starts the workers and returns once every one of them listens.
@@ -296,6 +319,11 @@ impl RunningServer {
     /// Whether some worker has already stopped.
     pub fn any_worker_exited(&self) -> bool {
         self.threads.iter().any(|t| t.is_finished())
+    }
+
+    /// Whether every worker has stopped (the drain is over).
+    pub fn all_workers_exited(&self) -> bool {
+        self.threads.iter().all(|t| t.is_finished())
     }
 
     /// Waits for every worker; the first error wins.

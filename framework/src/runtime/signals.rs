@@ -1,6 +1,8 @@
-//! SIGINT and SIGTERM: blocked in every thread, taken synchronously by the
-//! main thread, which then asks the workers to drain. SIGUSR1 likewise,
-//! and reopens the access log.
+//! SIGINT, SIGTERM and SIGQUIT: blocked in every thread, taken
+//! synchronously by the main thread, which then asks the workers to drain
+//! (a second one ends the drain at once). SIGUSR1 likewise, and reopens the
+//! access log. SIGHUP is taken and logged, not fatal (nginx's reload
+//! signal, and what a closing terminal sends).
 
 use std::time::Duration;
 
@@ -8,15 +10,17 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 
 use crate::error::{Error, Result};
 
-/// Blocks SIGINT, SIGTERM and SIGUSR1 in the calling thread (and every thread it
+/// Blocks SIGINT, SIGTERM, SIGQUIT, SIGUSR1 and SIGHUP in the calling thread (and every thread it
 /// spawns afterwards) and returns the set to wait on.
 pub fn block_termination() -> Result<SigSet> {
     let mut set = SigSet::empty();
     set.add(Signal::SIGINT);
     set.add(Signal::SIGTERM);
+    set.add(Signal::SIGQUIT);
     set.add(Signal::SIGUSR1);
+    set.add(Signal::SIGHUP);
     nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
-        .map_err(|e| Error::Io("block SIGINT/SIGTERM/SIGUSR1".into(), e.into()))?;
+        .map_err(|e| Error::Io("block the signals the server takes".into(), e.into()))?;
     Ok(set)
 }
 
@@ -31,7 +35,9 @@ pub fn wait(set: &SigSet, timeout: Duration) -> Option<&'static str> {
     match sig {
         libc::SIGINT => Some("SIGINT"),
         libc::SIGTERM => Some("SIGTERM"),
+        libc::SIGQUIT => Some("SIGQUIT"),
         libc::SIGUSR1 => Some("SIGUSR1"),
+        libc::SIGHUP => Some("SIGHUP"),
         _ => None,
     }
 }

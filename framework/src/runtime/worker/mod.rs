@@ -562,8 +562,14 @@ impl Worker {
                 .filter(|(_, c)| !matches!(c.phase, Phase::Closing { .. }))
                 .map(|(slot, _)| slot as u32)
                 .collect();
+            if !open.is_empty() {
+                tracing::info!(
+                    core = self.ex.core,
+                    "drain deadline reached: closing {} connection(s)",
+                    open.len()
+                );
+            }
             for slot in open {
-                debug!(core = self.ex.core, "drain deadline: closing");
                 self.begin_close(slot);
             }
         }
