@@ -455,7 +455,7 @@ fn the_access_log_counts_bytes_sent_logs_refusals_and_reopens_on_sigusr1() {
     let config = dir.write(
         "percore.toml",
         format!(
-            "[files]\nroot = \"{}\"\n\n[log]\naccess_format = \"json\"\naccess_file = \"{}\"\n",
+            "[timeouts]\nbody_secs = 1\n\n[files]\nroot = \"{}\"\n\n[log]\naccess_format = \"json\"\naccess_file = \"{}\"\n",
             root.display(),
             log.display()
         )
@@ -503,8 +503,18 @@ fn the_access_log_counts_bytes_sent_logs_refusals_and_reopens_on_sigusr1() {
             );
         }
     }
-    let lines = json_lines(&log, 4);
-    assert_eq!(lines.len(), 4, "{lines:?}");
+    // A body that stops coming: 408, logged with its request line.
+    let timed_out = send(
+        addr,
+        b"POST /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab",
+    );
+    assert!(
+        timed_out.starts_with(b"HTTP/1.1 408 "),
+        "{:?}",
+        String::from_utf8_lossy(&timed_out)
+    );
+    let lines = json_lines(&log, 5);
+    assert_eq!(lines.len(), 5, "{lines:?}");
     let by = |req: &str| {
         lines
             .iter()
@@ -526,6 +536,7 @@ fn the_access_log_counts_bytes_sent_logs_refusals_and_reopens_on_sigusr1() {
     );
     let refused = by("BLAH");
     assert_eq!(refused["status"], 400);
+    assert_eq!(by("POST /hello.txt HTTP/1.1")["status"], 408);
     let abandoned = by("GET /big.bin HTTP/1.1");
     assert_eq!(abandoned["status"], 200);
     let sent = abandoned["body_bytes"].as_u64().unwrap();
@@ -548,7 +559,7 @@ fn the_access_log_counts_bytes_sent_logs_refusals_and_reopens_on_sigusr1() {
     let fresh = json_lines(&log, 1);
     assert_eq!(fresh.len(), 1, "{fresh:?}");
     assert_eq!(fresh[0]["request"], "GET /hello.txt?after HTTP/1.1");
-    assert_eq!(json_lines(&rotated, 4).len(), 4);
+    assert_eq!(json_lines(&rotated, 5).len(), 5);
 
     server.signal(libc::SIGTERM);
     assert_eq!(server.wait_exit(15), Some(0), "stderr: {:?}", server.seen);

@@ -603,11 +603,16 @@ impl Worker {
             // Keep-alive, linger or send timeout: nothing to answer.
             return self.begin_close(slot);
         }
-        // A request started but not finished in time: 408, then close.
+        // A request started but not finished in time: 408, then close. The
+        // access log gets its request line, as far as it came.
+        let line = match self.ex.access {
+            Some(_) => conn.http.inbuf[..conn.http.inbuf.len().min(8192)].to_vec(),
+            None => Vec::new(),
+        };
         self.ex.drop_input(conn);
         conn.http.waiting = Waiting::Idle; // no read timeout: see Conn::due
         self.ex
-            .write_error(conn, ::http::StatusCode::REQUEST_TIMEOUT, None, b"-");
+            .write_error(conn, ::http::StatusCode::REQUEST_TIMEOUT, None, &line);
         conn.end_after_flush();
         self.queue(slot);
     }
