@@ -11,6 +11,7 @@
 
 mod accept;
 mod close;
+mod drain;
 mod files;
 mod output;
 mod receive;
@@ -34,15 +35,12 @@ use crate::error::{Error, Result};
 use crate::handler::{BodyError, Pending};
 use crate::runtime::exchange::Exchange;
 use crate::runtime::executor::{Answer, Core};
-use crate::runtime::timer::{Clock, Deadline, Millis, SWEEP, TASK_TIMER};
+use crate::runtime::timer::{Millis, SWEEP, TASK_TIMER};
 
 /// The provided buffer group every recv of this core draws from.
 const BUF_GROUP: u16 = 0;
 /// If the drain has not finished this long after its deadline, stop anyway.
 const DRAIN_GRACE: Duration = Duration::from_secs(1);
-/// After SIGTERM, how long an idle connection may still send a request
-/// (see `close_when_quiet`).
-const DRAIN_IDLE_GRACE: Duration = Duration::from_secs(1);
 /// The longest the loop sleeps without a timer due (drain checks, Date).
 const MAX_WAIT: Duration = Duration::from_secs(1);
 
@@ -487,38 +485,6 @@ impl Worker {
 
     // ---- shutdown and timers -----------------------------------------------
 
-    fn start_drain(&mut self) {
-        self.draining = true;
-        self.ex.draining = true;
-        self.drain_deadline = Some(Instant::now() + self.config.timeouts.drain());
-        self.stop_accepting();
-        let idle: Vec<u32> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.is_open() && c.is_idle() && c.http.waiting == Waiting::Idle)
-            .map(|(slot, _)| slot as u32)
-            .collect();
-        for slot in idle {
-            self.close_when_quiet(slot);
-        }
-        debug!(core = self.ex.core, open = self.conns.len(), "draining");
-    }
-
-    /// While draining, an idle connection may have a request on its way (the
-    /// next one of a keep-alive client that just got an answer, or the first
-    /// one of a client that has just connected): closed now, that request
-    /// would be lost (wrk counts it an error; a client may retry only
-    /// idempotent ones, RFC 9112 9.3.1). It gets DRAIN_IDLE_GRACE to send it
-    /// (answered with `Connection: close`), then its read timeout closes it.
-    fn close_when_quiet(&mut self, slot: u32) {
-        let now = self.now;
-        let conn = &mut self.conns[slot as usize];
-        let grace = Clock::deadline(now, DRAIN_IDLE_GRACE);
-        let close_at = conn.read_deadline.get(now).min(grace);
-        conn.read_deadline = Deadline::at(close_at);
-        self.arm_timer(slot);
-    }
-
     /// Fires every connection timer that is due; past the drain deadline,
     /// closes whatever is left.
     fn fire_timers(&mut self) {
@@ -555,24 +521,7 @@ impl Worker {
             }
             self.arm_timer(slot);
         }
-        if self.drain_deadline.is_some_and(|d| Instant::now() >= d) {
-            let open: Vec<u32> = self
-                .conns
-                .iter()
-                .filter(|(_, c)| !matches!(c.phase, Phase::Closing { .. }))
-                .map(|(slot, _)| slot as u32)
-                .collect();
-            if !open.is_empty() {
-                tracing::info!(
-                    core = self.ex.core,
-                    "drain deadline reached: closing {} connection(s)",
-                    open.len()
-                );
-            }
-            for slot in open {
-                self.begin_close(slot);
-            }
-        }
+        self.cut_at_drain_deadline();
     }
 
     fn on_timeout(&mut self, slot: u32) {
