@@ -202,4 +202,12 @@ fn a_scraper_reads_counts_that_match_the_traffic() {
     // Only GET /metrics.
     assert!(scrape_raw(metrics, "GET / HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404 "));
     assert!(scrape_raw(metrics, "POST /metrics HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405 "));
+    assert!(scrape_raw(metrics, "GARBAGE\r\n\r\n").starts_with("HTTP/1.1 400 "));
+    // An idle client delays no scrape.
+    let _idle: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(metrics).unwrap())
+        .collect();
+    let t = Instant::now();
+    scrape(metrics);
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
 }

@@ -78,10 +78,14 @@ fn answer(mut s: TcpStream, registry: &Registry) -> io::Result<()> {
         head.extend_from_slice(&buf[..n]);
     }
     let line = head.split(|&b| b == b'\r').next().unwrap_or(b"");
-    let mut parts = line.split(|&b| b == b' ');
-    let (method, target) = (parts.next().unwrap_or(b""), parts.next().unwrap_or(b""));
+    let parts: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+    let (method, target) = match parts.as_slice() {
+        [method, target, version] if version.starts_with(b"HTTP/1.") => (*method, *target),
+        _ => (&b""[..], &b""[..]),
+    };
     let path = target.split(|&b| b == b'?').next().unwrap_or(b"");
     let (status, body, content_type) = match (method, path) {
+        (b"", _) => ("400 Bad Request", "400 Bad Request\n".into(), "text/plain"),
         (b"GET" | b"HEAD", b"/metrics") => (
             "200 OK",
             super::text::render(registry),

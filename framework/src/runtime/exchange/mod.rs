@@ -200,7 +200,13 @@ impl Exchange {
         match parse(&conn.http.inbuf) {
             Header::Partial => {}
             Header::Invalid(why) => {
-                tracing::debug!(core = self.core, "closing a connection: {why}");
+                // nginx logs a broken header too: a misconfigured balancer
+                // shows here first.
+                tracing::info!(
+                    core = self.core,
+                    client = %conn.peer.get(),
+                    "closing a connection without a valid PROXY header: {why}"
+                );
                 conn.http.inbuf.clear();
                 conn.http.waiting = Waiting::Idle;
                 conn.end_after_flush();
