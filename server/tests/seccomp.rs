@@ -214,6 +214,17 @@ fn try_clone(flags: libc::c_long) -> Result<(), i32> {
     }
 }
 
+/// A child process killed and reaped however the test ends (a failed
+/// assertion included), so no server outlives its test.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Errnos the checks below report through `spawn` (only a raw errno
 /// survives a `pre_exec` failure).
 const NEWUSER_CLONED: i32 = 10_001;
@@ -309,7 +320,8 @@ fn percore_server_serves_under_the_profile() {
     unsafe {
         cmd.pre_exec(move || install(&program));
     }
-    let mut child = cmd.spawn().expect("spawn percore-server under the profile");
+    let mut child = Reaped(cmd.spawn().expect("spawn percore-server under the profile"));
+    let child = &mut child.0;
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(10);
     let (mut addr, mut metrics) = (None, None);
