@@ -239,17 +239,7 @@ impl Request {
     /// with `", "`, as if they had been sent as one. Borrowed when there is
     /// at most one line.
     pub fn header_list(&self, name: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
-        let mut lines = self.head().headers_named(self.buf(), name);
-        let first = lines.next()?;
-        let Some(second) = lines.next() else {
-            return Some(std::borrow::Cow::Borrowed(first));
-        };
-        let mut joined = first.to_vec();
-        for line in std::iter::once(second).chain(lines) {
-            joined.extend_from_slice(b", ");
-            joined.extend_from_slice(line);
-        }
-        Some(std::borrow::Cow::Owned(joined))
+        self.head().header_list(self.buf(), name)
     }
 
     /// Every header line in arrival order, as `(name, value)` bytes.

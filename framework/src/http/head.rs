@@ -235,6 +235,23 @@ impl RequestHead {
             .filter(move |h| h.name.get(buf).eq_ignore_ascii_case(name.as_bytes()))
             .map(move |h| h.value.get(buf))
     }
+
+    /// A list-valued field (RFC 9110 5.3): every line named `name` joined
+    /// with `", "`, as if they had been sent as one. Borrowed when there is
+    /// at most one line.
+    pub fn header_list<'a>(&self, buf: &'a [u8], name: &str) -> Option<std::borrow::Cow<'a, [u8]>> {
+        let mut lines = self.headers_named(buf, name);
+        let first = lines.next()?;
+        let Some(second) = lines.next() else {
+            return Some(std::borrow::Cow::Borrowed(first));
+        };
+        let mut joined = first.to_vec();
+        for line in std::iter::once(second).chain(lines) {
+            joined.extend_from_slice(b", ");
+            joined.extend_from_slice(line);
+        }
+        Some(std::borrow::Cow::Owned(joined))
+    }
 }
 
 /// Whether `parse_head` saw a whole head.

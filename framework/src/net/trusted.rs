@@ -100,22 +100,23 @@ impl TrustedProxies {
         let Some(value) = value.and_then(|v| std::str::from_utf8(v).ok()) else {
             return peer;
         };
-        let hops: Vec<Option<SocketAddr>> = match header {
-            ClientHeader::XForwardedFor => value.split(',').map(|e| address(e.trim())).collect(),
+        // From the right: each trusted address passes the question on.
+        let mut client = peer;
+        let mut walk = |hops: &mut dyn Iterator<Item = Option<SocketAddr>>| {
+            for hop in hops {
+                match hop {
+                    _ if !self.contains(client.ip()) => break,
+                    Some(hop) => client = hop,
+                    None => break, // not an address: believe nothing further left
+                }
+            }
+        };
+        match header {
+            ClientHeader::XForwardedFor => walk(&mut value.rsplit(',').map(|e| address(e.trim()))),
             ClientHeader::Forwarded => match forwarded_elements(value) {
-                Some(elements) => elements.iter().map(|e| forwarded_for(e)).collect(),
+                Some(elements) => walk(&mut elements.iter().rev().map(|e| forwarded_for(e))),
                 None => return peer, // broken quoting: believe nothing
             },
-        };
-        let mut client = peer;
-        for hop in hops.into_iter().rev() {
-            if !self.contains(client.ip()) {
-                break;
-            }
-            match hop {
-                Some(hop) => client = hop,
-                None => break, // not an address: believe nothing further left
-            }
         }
         client
     }

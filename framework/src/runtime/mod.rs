@@ -153,13 +153,6 @@ impl Server {
             None
         };
         let sink = access.as_ref().map(|(_, sink)| sink.clone());
-        let workers_wanted = match config.server.workers {
-            0 => affinity_cpus().len().max(1),
-            n => n,
-        };
-        let registry: metrics::Registry = (0..workers_wanted)
-            .map(|_| Arc::new(metrics::Counters::default()))
-            .collect();
         // The kernel refuses a direct descriptor table larger than
         // RLIMIT_NOFILE, so raise the soft limit as far as allowed and size
         // the table to what we got.
@@ -177,6 +170,9 @@ impl Server {
             0 => cpus.len().max(1),
             n => n,
         };
+        let registry: metrics::Registry = (0..workers)
+            .map(|_| Arc::new(metrics::Counters::default()))
+            .collect();
         let bind_mode = if config.server.takeover {
             net::Bind::Takeover
         } else {

@@ -408,7 +408,7 @@ impl Exchange {
                 tracing::debug!(core = self.core, reason = ?e, "refusing a request");
                 let head_bytes = &input[..self.head.head_len];
                 self.params.clear();
-                self.refuse(conn, head_bytes, refusal(e));
+                self.refuse(conn, head_bytes, refusal(e.status(), e.detail()));
                 return Ok(Step::Served(input.len()));
             }
             other => other?,
@@ -459,7 +459,7 @@ impl Exchange {
                         self.recycle_chunked(boxed);
                         tracing::debug!(core = self.core, reason = ?e, "refusing a chunked body");
                         self.params.clear();
-                        self.refuse(conn, &input[..head_len], refusal(e));
+                        self.refuse(conn, &input[..head_len], refusal(e.status(), e.detail()));
                         Ok(Step::Served(input.len()))
                     }
                     Ok(DecodeStatus::NeedMore { consumed }) => {

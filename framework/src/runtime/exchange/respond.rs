@@ -283,16 +283,7 @@ impl Exchange {
         if self.trusted.is_empty() {
             return conn.peer;
         }
-        let joined = |name: &str| {
-            let mut lines = self.head.headers_named(head_bytes, name);
-            let first = lines.next()?.to_vec();
-            Some(lines.fold(first, |mut all, line| {
-                all.extend_from_slice(b", ");
-                all.extend_from_slice(line);
-                all
-            }))
-        };
-        let value = joined(self.client_header.name());
+        let value = self.head.header_list(head_bytes, self.client_header.name());
         let client = self
             .trusted
             .client(conn.peer.get(), self.client_header, value.as_deref());
@@ -394,11 +385,7 @@ impl Exchange {
             close: true,
             method: crate::metrics::OTHER_METHOD,
         };
-        let response = match why {
-            Some(why) => detailed(status, why),
-            None => plain(status),
-        };
-        self.encode(conn, response, d, 0);
+        self.encode(conn, refusal(status, why), d, 0);
     }
 }
 
@@ -521,17 +508,17 @@ fn write_response(out: &mut Vec<u8>, mut response: Response, p: &WriteParams<'_>
 }
 
 /// The answer to a request the codec refused: its status, and the reason
-/// when there is one.
-pub(crate) fn refusal(e: crate::http::head::ParseError) -> Response {
-    match e.detail() {
-        Some(why) => detailed(e.status(), why),
-        None => plain(e.status()),
+/// when there is one (`ParseError::detail`).
+pub(crate) fn refusal(status: StatusCode, why: Option<&str>) -> Response {
+    match why {
+        Some(why) => detailed(status, why),
+        None => plain(status),
     }
 }
 
 /// A framework-made error response with a reason after the status line's
 /// text (a refused request's: what was wrong with it).
-pub(crate) fn detailed(status: StatusCode, why: &str) -> Response {
+fn detailed(status: StatusCode, why: &str) -> Response {
     let reason = encode::reason(status);
     Response::error(status, format!("{} {reason}: {why}", status.as_str()))
 }
