@@ -40,7 +40,9 @@ impl Exchange {
         body: &[u8],
         streaming: Option<PipeReader>,
     ) -> Option<Pending> {
-        self.note_request(conn, head_bytes);
+        // Who the client is, once for the handler, its layers and the log.
+        let client = self.client(conn, head_bytes);
+        self.note_request(conn, head_bytes, client);
         let head = &self.head;
         let mut close = !head.keep_alive || self.draining;
         let path = match head.path.get(head_bytes) {
@@ -57,7 +59,6 @@ impl Exchange {
         } else {
             match self.app.resolve(&head.method, path, &mut self.params) {
                 Resolved::Handler(handler) => {
-                    let client = self.client(conn, head_bytes);
                     let (params, at) = (&self.params, (self.core, client));
                     let call = || match &handler.0 {
                         HandlerKind::Sync(f) => {
@@ -97,7 +98,7 @@ impl Exchange {
         // app's middleware too; handlers were wrapped as the app started.
         let reply = match reply {
             Reply::Ready(r) if framework_answer => {
-                Reply::Ready(self.through_app_layers(conn, head_bytes, body, r))
+                Reply::Ready(self.through_app_layers(client, head_bytes, body, r))
             }
             other => other,
         };
@@ -166,8 +167,9 @@ impl Exchange {
     /// closes after it (a 404 before `100 Continue`, a 413, a chunked body
     /// that breaks its framing).
     pub(super) fn refuse(&mut self, conn: &mut Conn, head_bytes: &[u8], response: Response) {
-        self.note_request(conn, head_bytes);
-        let response = self.through_app_layers(conn, head_bytes, &[], response);
+        let client = self.client(conn, head_bytes);
+        self.note_request(conn, head_bytes, client);
+        let response = self.through_app_layers(client, head_bytes, &[], response);
         let head = &self.head;
         let deferred = Deferred {
             is_head: head.method == Method::HEAD,
@@ -183,7 +185,7 @@ impl Exchange {
     /// instead: a refused login stays a 401).
     fn through_app_layers(
         &mut self,
-        conn: &Conn,
+        client: crate::conn::PeerAddr,
         head_bytes: &[u8],
         body: &[u8],
         response: Response,
@@ -197,7 +199,7 @@ impl Exchange {
             &self.head,
             &self.params,
             body,
-            (self.core, self.client(conn, head_bytes)),
+            (self.core, client),
             |req| match middleware::before(layers, req) {
                 Ok(memos) => middleware::after(layers, memos, response),
                 Err(refused) => refused,
@@ -291,13 +293,12 @@ impl Exchange {
     }
 
     /// For the access log: the request in `self.head` was dispatched.
-    fn note_request(&self, conn: &mut Conn, head_bytes: &[u8]) {
+    fn note_request(&self, conn: &mut Conn, head_bytes: &[u8], client: crate::conn::PeerAddr) {
         if self.access.is_none() {
             return;
         }
         let head = &self.head;
-        let client = self.client(conn, head_bytes).get();
-        let mut record = access::Record::new(client, request_line(head_bytes));
+        let mut record = access::Record::new(client.get(), request_line(head_bytes));
         record.referer = head.header(head_bytes, "referer").map(Into::into);
         record.user_agent = head.header(head_bytes, "user-agent").map(Into::into);
         conn.http
