@@ -17,7 +17,7 @@ pub(super) struct SectionSchema {
     check_key: fn(&str, &toml::Value) -> Result<(), toml::de::Error>,
 }
 
-pub(super) const SCHEMA: [SectionSchema; 7] = [
+pub(super) const SCHEMA: [SectionSchema; 8] = [
     SectionSchema {
         name: "server",
         keys: &[
@@ -87,6 +87,20 @@ pub(super) const SCHEMA: [SectionSchema; 7] = [
         name: "metrics",
         keys: &["listen"],
         check_key: check_key::<MetricsSection>,
+    },
+    SectionSchema {
+        name: "tls",
+        keys: &[
+            "cert",
+            "key",
+            "ocsp",
+            "sni",
+            "redirect_http",
+            "hsts",
+            "hsts_max_age",
+            "hsts_include_subdomains",
+        ],
+        check_key: check_key::<TlsSection>,
     },
 ];
 

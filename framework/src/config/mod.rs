@@ -174,6 +174,80 @@ pub struct Config {
     pub log: LogSection,
     pub files: FilesSection,
     pub metrics: MetricsSection,
+    pub tls: TlsSection,
+}
+
+/// `[tls]`: HTTPS on `server.listen`. Off while `cert` is empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSection {
+    /// The certificate chain, leaf first (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// A DER OCSP response to staple; empty: none.
+    pub ocsp: PathBuf,
+    /// More certificates, chosen by the name the client asks for (SNI).
+    pub sni: Vec<SniCert>,
+    /// `IP:PORT` of a plain-HTTP listener that redirects to HTTPS; empty: none.
+    pub redirect_http: String,
+    /// Send `Strict-Transport-Security` on every HTTPS response.
+    pub hsts: bool,
+    /// Its `max-age`, in seconds.
+    pub hsts_max_age: u64,
+    /// Add `includeSubDomains` to it.
+    pub hsts_include_subdomains: bool,
+}
+
+impl Default for TlsSection {
+    fn default() -> Self {
+        TlsSection {
+            cert: PathBuf::new(),
+            key: PathBuf::new(),
+            ocsp: PathBuf::new(),
+            sni: Vec::new(),
+            redirect_http: String::new(),
+            hsts: false,
+            // A year, as nginx's documentation and most guides use.
+            hsts_max_age: 31_536_000,
+            hsts_include_subdomains: false,
+        }
+    }
+}
+
+impl TlsSection {
+    /// Whether HTTPS is on.
+    pub fn enabled(&self) -> bool {
+        !self.cert.as_os_str().is_empty()
+    }
+
+    /// The redirecting listener's address, when there is one (checked by
+    /// `validate`).
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect_http.parse().ok()
+    }
+
+    /// The `Strict-Transport-Security` value, when on.
+    pub fn hsts_value(&self) -> Option<String> {
+        let sub = if self.hsts_include_subdomains {
+            "; includeSubDomains"
+        } else {
+            ""
+        };
+        (self.enabled() && self.hsts).then(|| format!("max-age={}{sub}", self.hsts_max_age))
+    }
+}
+
+/// One `[[tls.sni]]` entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SniCert {
+    /// `example.com`, or `*.example.com` for any one label before it.
+    pub server_name: String,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// A DER OCSP response to staple; empty: none.
+    pub ocsp: PathBuf,
 }
 
 /// `[metrics]`: the Prometheus endpoint.

@@ -113,6 +113,8 @@ impl Config {
             ));
         }
 
+        self.validate_tls()?;
+
         let f = &self.files;
         if f.root.as_os_str().is_empty() {
             return Err(invalid(
@@ -139,6 +141,76 @@ impl Config {
                     "files.charset = {:?} is not a charset name (allowed: a name like \"utf-8\", or \"\" for none)",
                     f.charset
                 ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// `[tls]`: a key with its certificate, SNI entries whole, the
+    /// redirect address. The files are read (and checked) at start.
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        let t = &self.tls;
+        let set = |p: &std::path::Path| !p.as_os_str().is_empty();
+        let others = set(&t.key)
+            || set(&t.ocsp)
+            || !t.sni.is_empty()
+            || !t.redirect_http.is_empty()
+            || t.hsts;
+        if !t.enabled() {
+            if others {
+                return Err(invalid(
+                    "tls.cert",
+                    "tls.cert is empty but other [tls] keys are set (allowed: a PEM certificate \
+                     chain path, with tls.key)"
+                        .to_owned(),
+                ));
+            }
+            return Ok(());
+        }
+        if !set(&t.key) {
+            return Err(invalid(
+                "tls.key",
+                "tls.key is empty (allowed: the PEM private key of tls.cert)".to_owned(),
+            ));
+        }
+        for (i, s) in t.sni.iter().enumerate() {
+            let name = s.server_name.strip_prefix("*.").unwrap_or(&s.server_name);
+            let label = |l: &str| {
+                !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            };
+            if name.is_empty() || !name.split('.').all(label) {
+                return Err(invalid(
+                    "tls.sni.server_name",
+                    format!(
+                        "tls.sni[{i}].server_name = {:?} is not a host name (allowed: \
+                         \"example.com\" or \"*.example.com\")",
+                        s.server_name
+                    ),
+                ));
+            }
+            if !set(&s.cert) || !set(&s.key) {
+                return Err(invalid(
+                    "tls.sni.cert",
+                    format!(
+                        "tls.sni[{i}] ({}) needs both cert and key",
+                        s.server_name
+                    ),
+                ));
+            }
+        }
+        let r = &t.redirect_http;
+        if !r.is_empty() && t.redirect_addr().is_none() {
+            return Err(invalid(
+                "tls.redirect_http",
+                format!("tls.redirect_http = {r:?} is not an IP:PORT address (allowed: e.g. \"0.0.0.0:80\", or \"\" for none)"),
+            ));
+        }
+        if t.redirect_addr() == Some(self.server.listen) {
+            return Err(invalid(
+                "tls.redirect_http",
+                format!("tls.redirect_http = {r:?} is server.listen itself, which speaks TLS"),
             ));
         }
         Ok(())

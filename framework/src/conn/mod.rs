@@ -17,12 +17,14 @@
 mod http;
 mod outgoing;
 mod pool;
+mod tls;
 
 pub(crate) use http::{
     BodyFeed, BodyProgress, ChunkedProgress, FeedFraming, HeadScan, HttpState, Waiting,
 };
 pub(crate) use outgoing::Outgoing;
 pub(crate) use pool::BufPool;
+pub(crate) use tls::TlsConn;
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
@@ -67,6 +69,19 @@ pub(crate) enum Output {
     SendPart(Box<op::Send<Bytes>>),
     /// A file range, spliced through a pipe.
     Splice(Box<Splicing>),
+    /// TLS: records sealed from `plain` bytes of plaintext.
+    Sealed(Box<Sealed>),
+    /// TLS: a chunk of a file part being read, to be sealed.
+    ReadChunk(Box<op::ReadAt>),
+}
+
+/// A send of TLS records.
+pub(crate) struct Sealed {
+    pub(crate) op: op::Send<Vec<u8>>,
+    /// The plaintext they carry (the access log counts it, not the records).
+    pub(crate) plain: u64,
+    /// The plaintext was the front body part's next bytes.
+    pub(crate) of_part: bool,
 }
 
 impl Output {
@@ -169,6 +184,8 @@ pub(crate) struct Conn {
     pub(crate) timer_armed: Armed,
     /// The client (the TCP peer).
     pub(crate) peer: PeerAddr,
+    /// A connection on the TLS listener: its session.
+    pub(crate) tls: Option<Box<TlsConn>>,
     pub(crate) http: HttpState,
 }
 
@@ -185,6 +202,7 @@ impl Conn {
             send_deadline: Deadline::default(),
             timer_armed: Armed::default(),
             peer: PeerAddr::default(),
+            tls: None,
             http: HttpState::default(),
         }
     }

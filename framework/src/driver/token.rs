@@ -34,6 +34,8 @@ pub enum Op {
     Remote = 12,
     /// A task's op: the slot is its index in the core's op table.
     Task = 13,
+    /// TLS: a read of a file part's next chunk, to be sealed.
+    ReadChunk = 14,
 }
 
 impl Op {
@@ -51,6 +53,7 @@ impl Op {
             11 => Op::FileOpen,
             12 => Op::Remote,
             13 => Op::Task,
+            14 => Op::ReadChunk,
             _ => return None,
         })
     }
@@ -127,6 +130,7 @@ mod tests {
             Op::FileOpen,
             Op::Remote,
             Op::Task,
+            Op::ReadChunk,
         ] {
             for (slot, generation) in [(0, 0), (u32::MAX, GENERATION_MASK), (17, 99)] {
                 let t = Token::conn(op, slot, generation);

@@ -104,10 +104,19 @@ impl Server {
         loop {
             match signals::wait(&signals, Duration::from_millis(200)) {
                 Some("SIGUSR1") => on_usr1(&running),
-                Some("SIGHUP") => info!(
-                    "received SIGHUP: nothing to reload (the configuration is read at start); \
-                     ignored. Restart with --takeover to change it"
-                ),
+                Some("SIGHUP") => match running.reload_certificates() {
+                    None => info!(
+                        "received SIGHUP: nothing to reload (the configuration is read at start); \
+                         ignored. Restart with --takeover to change it"
+                    ),
+                    Some(Ok(())) => info!(
+                        "received SIGHUP: TLS certificates reloaded; new connections use them"
+                    ),
+                    Some(Err(e)) => error!(
+                        "received SIGHUP: cannot reload the TLS certificates ({e}); \
+                         still using the old ones"
+                    ),
+                },
                 Some(sig) => {
                     info!("received {sig}: draining");
                     break;
@@ -164,6 +173,13 @@ impl Server {
             );
             config.server.max_connections = nofile as usize;
         }
+        let certs = if config.tls.enabled() {
+            let certs = crate::tls::Certificates::load(&config.tls)
+                .map_err(|e| Error::Io("[tls]".into(), std::io::Error::other(e)))?;
+            Some(certs)
+        } else {
+            None
+        };
         let config = Arc::new(config);
         let cpus = affinity_cpus();
         let workers = match config.server.workers {
@@ -219,6 +235,7 @@ impl Server {
                 listener,
                 wake: wake_for_worker,
                 config: config.clone(),
+                certs: certs.clone(),
             };
             let cpu = cpus.get(index % cpus.len().max(1)).copied();
             let factory = factory.clone();
@@ -236,6 +253,7 @@ impl Server {
         drop(ready_tx);
         let running = RunningServer {
             addr,
+            certs,
             metrics_addr,
             access_sink: sink,
             wakes,
@@ -273,6 +291,8 @@ impl Server {
 /// A running server: its address, and the means to stop it.
 pub struct RunningServer {
     addr: SocketAddr,
+    /// `[tls]`'s certificates, for SIGHUP.
+    certs: Option<Arc<crate::tls::Certificates>>,
     /// The metrics endpoint's address, when it is on.
     metrics_addr: Option<SocketAddr>,
     /// The access log's file, for SIGUSR1.
@@ -299,6 +319,13 @@ impl RunningServer {
             Some(sink) => sink.reopen(),
             None => Ok(()),
         }
+    }
+
+    /// Reads the TLS certificate files again (what SIGHUP does): new
+    /// connections use them, open ones keep theirs. On an error (named)
+    /// the old ones stay. `None` without `[tls]`.
+    pub fn reload_certificates(&self) -> Option<std::result::Result<(), String>> {
+        self.certs.as_ref().map(|c| c.reload())
     }
 
     /// Tells every worker to stop accepting and drain (what SIGTERM does).

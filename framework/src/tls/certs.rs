@@ -96,10 +96,13 @@ impl ResolvesServerCert for BySni {
     }
 }
 
-/// The rustls server configuration for `default` and the `sni` names.
+/// The rustls server configuration for `default` and the `sni` names. A
+/// reload passes the configuration it replaces, whose ticket keys and
+/// session cache carry over (clients resume across it).
 pub(crate) fn server_config(
     default: &CertFiles,
     sni: &[(String, CertFiles)],
+    previous: Option<&ServerConfig>,
 ) -> Result<Arc<ServerConfig>, String> {
     let mut names = HashMap::new();
     for (name, files) in sni {
@@ -115,7 +118,15 @@ pub(crate) fn server_config(
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    config.ticketer = provider::Ticketer::new().map_err(|e| e.to_string())?;
-    config.session_storage = rustls::server::ServerSessionMemoryCache::new(16 * 1024);
+    match previous {
+        Some(old) => {
+            config.ticketer = old.ticketer.clone();
+            config.session_storage = old.session_storage.clone();
+        }
+        None => {
+            config.ticketer = provider::Ticketer::new().map_err(|e| e.to_string())?;
+            config.session_storage = rustls::server::ServerSessionMemoryCache::new(16 * 1024);
+        }
+    }
     Ok(Arc::new(config))
 }

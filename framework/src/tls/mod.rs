@@ -4,23 +4,23 @@
 //! the send buffer. The codec never knows. Handshakes run inline on the
 //! core (rustls does no I/O and no blocking).
 //!
-//! This module is the pure half: certificates ([`certs`]: the chain and key
-//! in PEM, more chosen by SNI, OCSP stapling, session tickets rotated per
-//! process) and the per-connection session ([`session`]), unit-tested
-//! against an in-memory rustls client. Wiring it into the connection engine
-//! (the `[tls]` section, the listener, files sealed in chunks) is the next
-//! step of the edge issue; until then nothing outside this module uses it.
+//! Here: certificates ([`certs`]: the chain and key in PEM, more chosen by
+//! SNI, OCSP stapling, session tickets rotated per process), their reload
+//! on SIGHUP ([`reload`]) and the per-connection session ([`session`]),
+//! unit-tested against an in-memory rustls client. The engine's side (the
+//! session between the recv and the codec, records sealed into sends, files
+//! read and sealed in chunks) is `runtime::worker::tls`.
 //! kTLS (the kernel encrypting sends) is off on this kernel
 //! (CONFIG_TLS=n): the seam is `TlsSession::seal`, which a kTLS path would
 //! replace by handing the session's secrets to the socket.
 
-// Until the engine uses it (the next step), parts are used by tests only.
-#![allow(dead_code, unused_imports)]
-
 pub(crate) mod certs;
+pub(crate) mod reload;
 pub(crate) mod session;
 
+#[cfg(test)]
 pub(crate) use certs::{server_config, CertFiles};
+pub(crate) use reload::{Certificates, CoreCertificates};
 pub(crate) use session::TlsSession;
 
 #[cfg(test)]

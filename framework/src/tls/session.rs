@@ -23,9 +23,11 @@ pub(crate) struct TlsSession {
 
 impl TlsSession {
     pub(crate) fn new(config: Arc<ServerConfig>) -> Result<TlsSession, rustls::Error> {
-        Ok(TlsSession {
-            conn: ServerConnection::new(config)?,
-        })
+        let mut conn = ServerConnection::new(config)?;
+        // The engine seals in bounded chunks and takes the records out
+        // after each (see `runtime::worker::tls`): no limit of rustls' own.
+        conn.set_buffer_limit(None);
+        Ok(TlsSession { conn })
     }
 
     /// Bytes from the socket: records are decrypted, the plaintext appended
@@ -85,16 +87,23 @@ impl TlsSession {
         self.conn.send_close_notify();
     }
 
+    /// Records are waiting to be taken (handshake flights, alerts).
+    pub(crate) fn wants_write(&self) -> bool {
+        self.conn.wants_write()
+    }
+
     pub(crate) fn is_handshaking(&self) -> bool {
         self.conn.is_handshaking()
     }
 
     /// The name the client asked for (SNI).
+    #[cfg(test)]
     pub(crate) fn server_name(&self) -> Option<&str> {
         self.conn.server_name()
     }
 
     /// Whether the handshake resumed an earlier session.
+    #[cfg(test)]
     pub(crate) fn resumed(&self) -> bool {
         self.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
     }

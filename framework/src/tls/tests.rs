@@ -78,7 +78,7 @@ fn handshake(client: &mut ClientConnection, server: &mut TlsSession) -> Vec<u8> 
 fn a_request_and_its_answer_go_through_sealed() {
     let dir = temp_dir("roundtrip");
     let (files, der) = cert(&dir, "a", &["localhost"]);
-    let config = server_config(&files, &[]).unwrap();
+    let config = server_config(&files, &[], None).unwrap();
     let mut server = TlsSession::new(config).unwrap();
     let mut client = ClientConnection::new(
         client_config(&[&der]),
@@ -139,6 +139,7 @@ fn sni_picks_the_certificate_and_unknown_names_get_the_default() {
             ("API.example.test".into(), api),
             ("*.example.test".into(), wild),
         ],
+        None,
     )
     .unwrap();
     for (name, expect) in [
@@ -164,7 +165,7 @@ fn sni_picks_the_certificate_and_unknown_names_get_the_default() {
 fn a_second_connection_resumes_with_a_ticket() {
     let dir = temp_dir("resume");
     let (files, der) = cert(&dir, "a", &["localhost"]);
-    let config = server_config(&files, &[]).unwrap();
+    let config = server_config(&files, &[], None).unwrap();
     let client_config = client_config(&[&der]);
     let name = ServerName::try_from("localhost").unwrap();
     let mut first = TlsSession::new(config.clone()).unwrap();
@@ -189,7 +190,7 @@ fn a_second_connection_resumes_with_a_ticket() {
 fn garbage_and_plaintext_http_are_errors() {
     let dir = temp_dir("garbage");
     let (files, _) = cert(&dir, "a", &["localhost"]);
-    let config = server_config(&files, &[]).unwrap();
+    let config = server_config(&files, &[], None).unwrap();
     for input in [
         &b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..],
         b"\x16\x03\x01\x00\x05hello",
@@ -222,13 +223,13 @@ fn bad_files_are_clear_errors() {
         chain: dir.join("nope.crt"),
         ..good.clone()
     };
-    let err = server_config(&missing, &[]).unwrap_err();
+    let err = server_config(&missing, &[], None).unwrap_err();
     assert!(err.contains("nope.crt"), "{err}");
     let mismatched = CertFiles {
         key: other.key.clone(),
         ..good.clone()
     };
-    let err = server_config(&mismatched, &[]).unwrap_err();
+    let err = server_config(&mismatched, &[], None).unwrap_err();
     assert!(err.contains("a.crt") && err.contains("b.key"), "{err}");
     let not_pem = dir.join("empty.crt");
     std::fs::write(&not_pem, b"hello").unwrap();
@@ -238,6 +239,7 @@ fn bad_files_are_clear_errors() {
             ..good
         },
         &[],
+        None,
     )
     .unwrap_err();
     assert!(err.contains("no PEM certificate"), "{err}");

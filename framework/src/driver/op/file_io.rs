@@ -24,11 +24,16 @@ impl RingOp for ReadAt {
 
 impl ReadAt {
     pub(crate) fn entry(&mut self, user_data: u64) -> squeue::Entry {
+        self.entry_at_most(user_data, u32::MAX)
+    }
+
+    /// The entry for a read of at most `max` bytes (a file range's end).
+    pub(crate) fn entry_at_most(&mut self, user_data: u64, max: u32) -> squeue::Entry {
         let spare = self.buf.spare_capacity_mut();
         opcode::Read::new(
             types::Fd(self.file.as_raw_fd()),
             spare.as_mut_ptr().cast::<u8>(),
-            spare.len().min(u32::MAX as usize) as u32,
+            spare.len().min(max as usize) as u32,
         )
         .offset(self.pos)
         .build()

@@ -194,11 +194,31 @@ impl Exchange {
     /// it is whole, its client replaces the TCP peer (if that is a trusted
     /// proxy) and what follows is served; a broken one ends the connection.
     fn receive_proxy_header(&mut self, conn: &mut Conn, data: &[u8], now: Millis) {
+        if self.proxy_header_step(conn, data) && !conn.http.inbuf.is_empty() {
+            let (consumed, stop) = self.serve_buffered(conn);
+            self.settle(conn, stop, consumed > 0, true, now);
+        }
+    }
+
+    /// The PROXY header of a TLS connection: once it is whole, the bytes
+    /// after it (TLS records, for the session).
+    pub(crate) fn proxy_header(&mut self, conn: &mut Conn, data: &[u8]) -> Option<Vec<u8>> {
+        if !self.proxy_header_step(conn, data) {
+            return None;
+        }
+        let rest = conn.http.inbuf.clone();
+        conn.http.inbuf.clear();
+        Some(rest)
+    }
+
+    /// Takes `data` toward the PROXY header; true once it is whole (and
+    /// removed from the input, which keeps what followed it).
+    fn proxy_header_step(&mut self, conn: &mut Conn, data: &[u8]) -> bool {
         use crate::net::proxy_protocol::{parse, Header};
         self.pool.ensure(&mut conn.http.inbuf);
         conn.http.inbuf.extend_from_slice(data);
         match parse(&conn.http.inbuf) {
-            Header::Partial => {}
+            Header::Partial => false,
             Header::Invalid(why) => {
                 // nginx logs a broken header too: a misconfigured balancer
                 // shows here first.
@@ -210,6 +230,7 @@ impl Exchange {
                 conn.http.inbuf.clear();
                 conn.http.waiting = Waiting::Idle;
                 conn.end_after_flush();
+                false
             }
             Header::Complete { len, source } => {
                 if let Some(source) = source {
@@ -219,10 +240,7 @@ impl Exchange {
                 }
                 conn.http.inbuf.drain(..len);
                 conn.http.waiting = Waiting::Idle;
-                if !conn.http.inbuf.is_empty() {
-                    let (consumed, stop) = self.serve_buffered(conn);
-                    self.settle(conn, stop, consumed > 0, true, now);
-                }
+                true
             }
         }
     }

@@ -13,7 +13,7 @@ use std::rc::Rc;
 
 use tracing::warn;
 
-use super::Worker;
+use super::{tls, Worker};
 use crate::conn::{Conn, PeerAddr};
 use crate::driver::op::AcceptDirect;
 use crate::driver::token::{Op, Token, GENERATION_MASK};
@@ -148,7 +148,22 @@ impl Worker {
         if self.ex.proxy_protocol {
             conn.http.waiting = crate::conn::Waiting::Proxy;
         }
+        let session = self.certs.as_mut().map(|c| tls::session(c.config()));
+        let failed = match session {
+            Some(Ok(session)) => {
+                conn.tls = Some(session);
+                false
+            }
+            Some(Err(e)) => {
+                warn!(core = self.ex.core, "cannot start a TLS session: {e}");
+                true
+            }
+            None => false,
+        };
         let slot = self.conns.insert(conn) as u32;
+        if failed {
+            return self.begin_close(slot);
+        }
         // Accepted while draining (the kernel had completed the handshake):
         // its request is served, with `Connection: close`, if it comes soon.
         self.arm_recv(slot);

@@ -85,7 +85,10 @@ impl Worker {
         };
         match &conn.output {
             Output::Idle => {}
-            Output::Send(_) | Output::SendPart(_) => targets[1] = Some(Op::Send),
+            Output::Send(_) | Output::SendPart(_) | Output::Sealed(_) => {
+                targets[1] = Some(Op::Send)
+            }
+            Output::ReadChunk(_) => targets[1] = Some(Op::ReadChunk),
             Output::Splice(s) => {
                 targets[1] = Some(Op::SpliceOut);
                 if s.from_file {
@@ -138,6 +141,7 @@ impl Worker {
     pub(super) fn on_close(&mut self, slot: u32) {
         let mut conn = self.conns.remove(slot as usize);
         self.ex.metrics.closed.add(1);
+        self.tls_closed(&conn);
         if let (Some(track), Some(log)) = (conn.http.access.as_mut(), self.ex.access.as_mut()) {
             track.close(log);
         }

@@ -15,6 +15,7 @@ mod drain;
 mod files;
 mod output;
 mod receive;
+mod tls;
 
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
@@ -50,6 +51,8 @@ pub(crate) struct WorkerSetup {
     pub(crate) listener: OwnedFd,
     pub(crate) wake: OwnedFd,
     pub(crate) config: Arc<Config>,
+    /// `[tls]`: the listener speaks TLS with these certificates.
+    pub(crate) certs: Option<Arc<crate::tls::Certificates>>,
 }
 
 /// The soft RLIMIT_NOFILE: the kernel refuses a larger descriptor table.
@@ -118,6 +121,10 @@ pub(crate) struct Worker {
     last_sweep: Millis,
     draining: bool,
     drain_deadline: Option<Instant>,
+    /// The listener speaks TLS: the certificates new connections get.
+    certs: Option<crate::tls::CoreCertificates>,
+    /// Scratch for the plaintext a TLS record held.
+    tls_plain: Vec<u8>,
 }
 
 impl Worker {
@@ -179,6 +186,8 @@ impl Worker {
             last_sweep: 0,
             draining: false,
             drain_deadline: None,
+            certs: setup.certs.map(crate::tls::CoreCertificates::new),
+            tls_plain: Vec::new(),
         };
         worker.ex.date.refresh(SystemTime::now());
         let entry = worker.wake.entry(Token::worker(Op::Wake).encode());
@@ -403,6 +412,7 @@ impl Worker {
             Op::SpliceIn => self.on_splice_in(slot, c),
             Op::SpliceOut => self.on_splice_out(slot, c),
             Op::FileOpen => self.on_file_op(slot, c),
+            Op::ReadChunk => self.on_read_chunk(slot, c),
             Op::Shutdown => self.on_shutdown(slot),
             Op::Close => return self.on_close(slot),
             Op::Accept | Op::Wake | Op::Remote | Op::Task | Op::Cancel => {}

@@ -11,7 +11,7 @@
 use tracing::debug;
 
 use super::Worker;
-use crate::conn::{Output, Phase, Splicing};
+use crate::conn::{Output, Phase, Sealed, Splicing};
 use crate::driver::op::{self, Pipe, SplicePair};
 use crate::driver::token::{Op, Token};
 use crate::driver::Completion;
@@ -32,7 +32,9 @@ impl Worker {
             self.submit_file_op(slot);
         }
         let conn = &mut self.conns[slot as usize];
-        if conn.output.is_idle() {
+        if conn.output.is_idle() && conn.tls.is_some() {
+            self.flush_tls(slot);
+        } else if conn.output.is_idle() {
             if !conn.http.out.is_empty() {
                 self.start_send(slot);
             } else if conn.http.outgoing.is_some() {
@@ -60,7 +62,7 @@ impl Worker {
     }
 
     /// The kernel took `bytes` more of the output (the metrics; the access
-    /// log's count).
+    /// log's count, unless they are TLS records: see `tls::sealed_done`).
     fn count_sent(&mut self, slot: u32, bytes: i32) {
         if bytes > 0 {
             self.ex.metrics.bytes_out.add(bytes as u64);
@@ -69,7 +71,7 @@ impl Worker {
         if let (Some(track), Some(log), true) = (
             conn.http.access.as_mut(),
             self.ex.access.as_mut(),
-            bytes > 0,
+            bytes > 0 && !matches!(conn.output, Output::Sealed(_)),
         ) {
             track.sent(bytes as u64, log);
         }
@@ -92,6 +94,24 @@ impl Worker {
                 }
                 self.ex.pool.put(op.into_buf());
             }
+            Output::Sealed(mut s) => {
+                let closing = matches!(conn.phase, Phase::Closing { .. });
+                if c.result >= 0 && !closing && !s.op.advance(c.result as usize) {
+                    let user_data = Token::conn(Op::Send, slot, conn.generation).encode();
+                    let entry = s.op.entry(conn.fd, user_data);
+                    conn.output = Output::Sealed(s);
+                    conn.send_deadline = Deadline::at(deadline);
+                    return self.push(entry);
+                }
+                let Sealed {
+                    op, plain, of_part, ..
+                } = *s;
+                self.ex.pool.put(op.into_buf());
+                if c.result >= 0 && !closing {
+                    self.sealed_done(slot, plain, of_part);
+                }
+                return self.after_send(slot, c.result);
+            }
             Output::SendPart(op) => {
                 if c.result > 0 {
                     if let Some(out) = conn.http.outgoing.as_mut() {
@@ -102,8 +122,14 @@ impl Worker {
             }
             other => conn.output = other,
         }
-        if c.result < 0 {
-            return self.conn_failed(slot, "send", -c.result);
+        self.after_send(slot, c.result);
+    }
+
+    /// A send finished (whole, or failed): on to the next output.
+    fn after_send(&mut self, slot: u32, result: i32) {
+        let conn = &mut self.conns[slot as usize];
+        if result < 0 {
+            return self.conn_failed(slot, "send", -result);
         }
         if matches!(conn.phase, Phase::Closing { .. }) {
             return self.try_close(slot);
@@ -276,7 +302,7 @@ impl Worker {
 
     /// After some output went out: finish the front part if it is all sent,
     /// then let the connection move on.
-    fn part_progress(&mut self, slot: u32) {
+    pub(super) fn part_progress(&mut self, slot: u32) {
         let conn = &mut self.conns[slot as usize];
         if let Some(out) = conn.http.outgoing.as_mut() {
             if out.remaining() == 0 && out.in_pipe == 0 {
@@ -334,6 +360,7 @@ impl Worker {
         let http = &conn.http;
         let to_flush = !http.out.is_empty()
             || http.outgoing.is_some()
+            || super::tls::wants_flush(conn)
             || conn.phase == Phase::CloseAfterFlush
             || matches!(&http.pending, Some(Pending::OpenFiles(job)) if job.ready());
         if to_flush {

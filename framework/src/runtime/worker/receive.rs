@@ -58,7 +58,12 @@ impl Worker {
                         self.ex.metrics.bytes_in.add(n as u64);
                         let data = self.bufs.filled(bid, n as usize);
                         self.ex.owner = (slot, conn.generation);
-                        self.ex.receive(conn, data, self.now);
+                        if conn.tls.is_some() {
+                            let plain = &mut self.tls_plain;
+                            super::tls::receive(&mut self.ex, conn, plain, data, self.now);
+                        } else {
+                            self.ex.receive(conn, data, self.now);
+                        }
                     }
                     // Else: the last response is queued, or lingering: discarded.
                     self.bufs.recycle(bid);
