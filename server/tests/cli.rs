@@ -2,54 +2,15 @@
 //! 2; a good run logs the chosen port, serves files, writes access-log
 //! lines, and exits 0 on SIGTERM.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::path::Path;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_percore-server");
+mod common;
 
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "percore-cli-{}-{name}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn write(&self, name: &str, content: &[u8]) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, content).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn server() -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_remove("RUST_LOG").stdin(Stdio::null());
-    cmd
-}
+use common::{listening_addr, server, Running, TempDir};
 
 /// Runs the binary to completion (it must not start serving).
 fn run(args: &[&str]) -> Output {
@@ -154,111 +115,6 @@ fn bad_flags_are_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{:?}", lines(&out.stderr));
     let out = run(&["--workers", "x"]);
     assert_eq!(out.status.code(), Some(2), "{:?}", lines(&out.stderr));
-}
-
-/// A running server whose stderr lines arrive on a channel; killed on drop.
-struct Running {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Running {
-    fn start(args: &[&str]) -> Running {
-        let mut cmd = server();
-        cmd.args(args);
-        Running::spawn(cmd)
-    }
-
-    fn spawn(mut cmd: Command) -> Running {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn percore-server");
-        // Both streams, line by line: the log on stderr, the access log on
-        // stdout.
-        let (tx, rx) = mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let read = |stream: Box<dyn std::io::Read + Send>, tx: mpsc::Sender<String>| {
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines() {
-                    let Ok(line) = line else { break };
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            })
-        };
-        read(Box::new(stdout), tx.clone());
-        read(Box::new(stderr), tx);
-        Running {
-            child,
-            lines: rx,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits up to 10 s for a stderr line containing `needle`.
-    fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        if let Some(l) = self.seen.iter().find(|l| l.contains(needle)) {
-            return l.clone();
-        }
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("no stderr line with {needle:?}; got {:?}", self.seen),
-            }
-        }
-    }
-
-    fn signal(&self, sig: i32) {
-        // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
-        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, sig) };
-        assert_eq!(rc, 0, "kill failed");
-    }
-
-    /// Waits up to `secs` for the exit code.
-    fn wait_exit(&mut self, secs: u64) -> Option<i32> {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "percore-server still running {secs} s after the signal; stderr: {:?}",
-                self.seen
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// The address from a `... listening on 127.0.0.1:PORT` line.
-fn listening_addr(line: &str) -> SocketAddr {
-    assert!(!line.contains('\u{1b}'), "ANSI escapes in a pipe: {line:?}");
-    let rest = &line[line.find("listening on ").unwrap() + "listening on ".len()..];
-    let addr = rest.split_whitespace().next().unwrap();
-    addr.parse()
-        .unwrap_or_else(|e| panic!("{addr:?} in {line:?}: {e}"))
 }
 
 /// One request on a fresh connection with `Connection: close`; the whole

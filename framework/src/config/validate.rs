@@ -193,10 +193,7 @@ impl Config {
             if !set(&s.cert) || !set(&s.key) {
                 return Err(invalid(
                     "tls.sni.cert",
-                    format!(
-                        "tls.sni[{i}] ({}) needs both cert and key",
-                        s.server_name
-                    ),
+                    format!("tls.sni[{i}] ({}) needs both cert and key", s.server_name),
                 ));
             }
         }
@@ -207,7 +204,7 @@ impl Config {
                 format!("tls.redirect_http = {r:?} is not an IP:PORT address (allowed: e.g. \"0.0.0.0:80\", or \"\" for none)"),
             ));
         }
-        if t.redirect_addr() == Some(self.server.listen) {
+        if t.redirect_addr() == Some(self.server.listen) && self.server.listen.port() != 0 {
             return Err(invalid(
                 "tls.redirect_http",
                 format!("tls.redirect_http = {r:?} is server.listen itself, which speaks TLS"),

@@ -36,6 +36,9 @@ pub type CoreId = usize;
 pub struct Server {
     config: Config,
     access_log: bool,
+    /// The access log's file, when a server shares another's (the
+    /// redirecting listener of `tls.redirect_http`).
+    shared_sink: Option<Arc<access::Sink>>,
 }
 
 impl Server {
@@ -44,6 +47,7 @@ impl Server {
         Server {
             config,
             access_log: false,
+            shared_sink: None,
         }
     }
 
@@ -152,7 +156,9 @@ impl Server {
         F: Fn(CoreId) -> App + Send + Sync + 'static,
     {
         let mut config = self.config;
-        let access = if self.access_log {
+        let access = if let (true, Some(sink)) = (self.access_log, &self.shared_sink) {
+            Some((config.log.access_format, sink.clone()))
+        } else if self.access_log {
             let file = &config.log.access_file;
             let file = (!file.as_os_str().is_empty()).then_some(file.as_path());
             let sink =
@@ -251,8 +257,9 @@ impl Server {
             threads.push(thread);
         }
         drop(ready_tx);
-        let running = RunningServer {
+        let mut running = RunningServer {
             addr,
+            redirect: None,
             certs,
             metrics_addr,
             access_sink: sink,
@@ -284,6 +291,45 @@ impl Server {
             info!("io_uring: {f}");
         }
         info!("listening on {addr}");
+        if let Some(listen) = config.tls.redirect_addr() {
+            match Self::start_redirect(&config, listen, addr, &running.access_sink) {
+                Ok(redirect) => running.redirect = Some(Box::new(redirect)),
+                Err(e) => {
+                    running.shutdown();
+                    let _ = running.join();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(running)
+    }
+}
+
+impl Server {
+    /// The plain-HTTP listener of `tls.redirect_http`, with the main
+    /// server's limits, workers and access log.
+    fn start_redirect(
+        config: &Config,
+        listen: SocketAddr,
+        https: SocketAddr,
+        sink: &Option<Arc<access::Sink>>,
+    ) -> Result<RunningServer> {
+        let mut plain = config.clone();
+        plain.server.listen = listen;
+        plain.tls = Default::default();
+        plain.metrics = Default::default();
+        let port = https.port();
+        let server = Server {
+            config: plain,
+            access_log: sink.is_some(),
+            shared_sink: sink.clone(),
+        };
+        let running = server
+            .start(move |_| crate::tls::redirect::app(port))
+            .map_err(|e| match e {
+                Error::Io(what, e) => Error::Io(format!("tls.redirect_http ({what})"), e),
+                e => e,
+            })?;
         Ok(running)
     }
 }
@@ -291,6 +337,8 @@ impl Server {
 /// A running server: its address, and the means to stop it.
 pub struct RunningServer {
     addr: SocketAddr,
+    /// The listener of `tls.redirect_http`, when there is one.
+    redirect: Option<Box<RunningServer>>,
     /// `[tls]`'s certificates, for SIGHUP.
     certs: Option<Arc<crate::tls::Certificates>>,
     /// The metrics endpoint's address, when it is on.
@@ -321,6 +369,11 @@ impl RunningServer {
         }
     }
 
+    /// Where `tls.redirect_http` listens, if set.
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect.as_ref().map(|r| r.addr)
+    }
+
     /// Reads the TLS certificate files again (what SIGHUP does): new
     /// connections use them, open ones keep theirs. On an error (named)
     /// the old ones stay. `None` without `[tls]`.
@@ -330,6 +383,9 @@ impl RunningServer {
 
     /// Tells every worker to stop accepting and drain (what SIGTERM does).
     pub fn shutdown(&self) {
+        if let Some(redirect) = &self.redirect {
+            redirect.shutdown();
+        }
         for wake in &self.wakes {
             let one = 1u64.to_ne_bytes();
             // SAFETY: writing 8 bytes from a stack array to an eventfd we own.
@@ -342,16 +398,27 @@ impl RunningServer {
     /// Whether some worker has already stopped.
     pub fn any_worker_exited(&self) -> bool {
         self.threads.iter().any(|t| t.is_finished())
+            || self
+                .redirect
+                .as_ref()
+                .is_some_and(|r| r.any_worker_exited())
     }
 
     /// Whether every worker has stopped (the drain is over).
     pub fn all_workers_exited(&self) -> bool {
         self.threads.iter().all(|t| t.is_finished())
+            && self
+                .redirect
+                .as_ref()
+                .is_none_or(|r| r.all_workers_exited())
     }
 
     /// Waits for every worker; the first error wins.
     pub fn join(self) -> Result<()> {
-        let mut result = Ok(());
+        let mut result = match self.redirect {
+            Some(redirect) => redirect.join(),
+            None => Ok(()),
+        };
         for t in self.threads {
             let r = t
                 .join()

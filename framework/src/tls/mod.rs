@@ -15,6 +15,7 @@
 //! replace by handing the session's secrets to the socket.
 
 pub(crate) mod certs;
+pub(crate) mod redirect;
 pub(crate) mod reload;
 pub(crate) mod session;
 

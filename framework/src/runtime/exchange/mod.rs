@@ -84,6 +84,8 @@ pub(crate) struct Exchange {
     pub(crate) limits: Limits,
     pub(crate) date: DateCache,
     pub(crate) server_header: Box<[u8]>,
+    /// `Strict-Transport-Security` for every response (`[tls] hsts`).
+    pub(crate) hsts: Option<::http::HeaderValue>,
     pub(crate) pool: BufPool,
     pub(crate) core: usize,
     pub(crate) timeouts: ReadTimeouts,
@@ -124,6 +126,7 @@ impl Exchange {
             limits,
             date: DateCache::new(),
             server_header: server_header.as_bytes().into(),
+            hsts: None,
             pool: BufPool::new(),
             core,
             timeouts,
@@ -160,6 +163,7 @@ impl Exchange {
         ex.trusted =
             crate::net::TrustedProxies::parse(&config.server.trusted_proxies).unwrap_or_default();
         ex.proxy_protocol = config.server.proxy_protocol;
+        ex.hsts = (config.tls.hsts_value()).and_then(|v| ::http::HeaderValue::from_str(&v).ok());
         ex.client_header = config.server.client_header;
         ex
     }

@@ -241,7 +241,13 @@ impl Exchange {
         } else {
             response
         };
-        let response = self.error_page(response);
+        let mut response = self.error_page(response);
+        if let Some(hsts) = &self.hsts {
+            let name = ::http::header::STRICT_TRANSPORT_SECURITY;
+            if !response.headers.iter().any(|(n, _)| *n == name) {
+                response.headers.push((name, hsts.clone()));
+            }
+        }
         self.pool.ensure(&mut conn.http.out);
         let (status, before) = (response.status, conn.http.out.len());
         let later = write_response(

@@ -145,11 +145,7 @@ impl Worker {
             conn.fd,
             Token::conn(Op::Send, slot, conn.generation).encode(),
         );
-        conn.output = Output::Sealed(Box::new(Sealed {
-            op,
-            plain,
-            of_part,
-        }));
+        conn.output = Output::Sealed(Box::new(Sealed { op, plain, of_part }));
         conn.send_deadline = Deadline::at(deadline);
         self.push(entry);
     }
@@ -158,9 +154,11 @@ impl Worker {
     /// them, and a body part moves on.
     pub(super) fn sealed_done(&mut self, slot: u32, plain: u64, of_part: bool) {
         let conn = &mut self.conns[slot as usize];
-        if let (Some(track), Some(log), true) =
-            (conn.http.access.as_mut(), self.ex.access.as_mut(), plain > 0)
-        {
+        if let (Some(track), Some(log), true) = (
+            conn.http.access.as_mut(),
+            self.ex.access.as_mut(),
+            plain > 0,
+        ) {
             track.sent(plain, log);
         }
         if of_part {
