@@ -523,7 +523,7 @@ fn plain_http_redirects_to_https_which_sends_hsts() {
             dir.path()
         ),
     );
-    let line = server.wait_for(&format!("listening on 127.0.0.1:"));
+    let line = server.wait_for("listening on 127.0.0.1:");
     assert!(
         line.contains(&addr.to_string()),
         "the HTTPS line comes first: {line}"

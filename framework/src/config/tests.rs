@@ -721,3 +721,60 @@ fn clap_definition_is_consistent() {
         "doc comment leaked into about: {help}"
     );
 }
+
+#[test]
+fn tls_needs_a_key_whole_sni_entries_and_an_address_to_redirect_from() {
+    let tls = valid(
+        "[tls]\ncert = \"/c.pem\"\nkey = \"/k.pem\"\nredirect_http = \"0.0.0.0:80\"\nhsts = true\n\
+         [[tls.sni]]\nserver_name = \"*.example.com\"\ncert = \"/w.pem\"\nkey = \"/wk.pem\"\n",
+    );
+    assert!(tls.tls.enabled());
+    assert_eq!(tls.tls.sni[0].server_name, "*.example.com");
+    assert_eq!(tls.tls.hsts_value().as_deref(), Some("max-age=31536000"));
+    assert_eq!(tls.tls.redirect_addr(), Some("0.0.0.0:80".parse().unwrap()));
+    assert!(!valid("").tls.enabled());
+    invalid(
+        "[tls]\ncert = \"/c.pem\"\n",
+        "tls.key",
+        &["tls.key is empty"],
+    );
+    invalid(
+        "[tls]\nkey = \"/k.pem\"\n",
+        "tls.cert",
+        &["tls.cert is empty"],
+    );
+    invalid("[tls]\nhsts = true\n", "tls.cert", &["other [tls] keys"]);
+    let with = |extra: &str| format!("[tls]\ncert = \"/c\"\nkey = \"/k\"\n{extra}");
+    invalid(
+        &with("redirect_http = \"localhost\"\n"),
+        "tls.redirect_http",
+        &["not an IP:PORT"],
+    );
+    invalid(
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:8443\"\n{}",
+            with("redirect_http = \"127.0.0.1:8443\"\n")
+        ),
+        "tls.redirect_http",
+        &["server.listen itself"],
+    );
+    for name in ["", "a..b", "exa mple.com", "*.", "a.*.b", "ex/ample"] {
+        invalid(
+            &with(&format!(
+                "[[tls.sni]]\nserver_name = {name:?}\ncert = \"/a\"\nkey = \"/b\"\n"
+            )),
+            "tls.sni.server_name",
+            &["not a host name"],
+        );
+    }
+    invalid(
+        &with("[[tls.sni]]\nserver_name = \"a.example\"\ncert = \"/a\"\n"),
+        "tls.sni.cert",
+        &["needs both cert and key"],
+    );
+    let typo = err(&with(
+        "[[tls.sni]]\nserver_name = \"a.example\"\ncrt = \"/a\"\n",
+    ))
+    .to_string();
+    assert!(typo.contains("unknown field `crt`"), "{typo}");
+}
