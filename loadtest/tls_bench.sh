@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# HTTPS side by side: percore (hello for /plaintext, percore-server for a
+# 4 KiB file) against nginx, both with the same ECDSA P-256 certificate,
+# TLS 1.2 and 1.3 with session tickets, one worker pinned to CPU 1; the
+# client pinned to CPU 0. Interleaved rounds; prints one line per run.
+#
+# Keep-alive load: wrk (OpenSSL; TLS 1.3, TLS_AES_256_GCM_SHA384 with both).
+# New connections: `openssl s_time` (one connection at a time, full
+# handshakes with -new, resumed with -reuse) and the server's CPU per
+# connection.
+#
+# usage: loadtest/tls_bench.sh [ROUNDS] [SECONDS]   (after cargo build --release)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3} secs=${2:-5}
+bin=${BIN_DIR:-target/release}
+tmp=$(mktemp -d)
+chmod 755 "$tmp"
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+  -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 -subj /CN=localhost \
+  -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
+mkdir -p "$tmp/www"
+head -c 4096 /dev/urandom >"$tmp/www/4k.bin"
+
+cat >"$tmp/percore.toml" <<EOF
+[server]
+workers = 1
+[log]
+access_log = false
+[files]
+root = "$tmp/www"
+[tls]
+cert = "$tmp/cert.pem"
+key = "$tmp/key.pem"
+EOF
+
+# nginx: the harness's tuned config, its listener speaking TLS.
+sed -e "s|@PORT@|9443|g" -e "s|@WORKERS@|1|g" -e "s|@ROOT@|$tmp/www|g" \
+  -e "s|@PREFIX@|$tmp|g" loadtest/peers/nginx.conf.in |
+  sed -e "s|default_server reuseport backlog=4096;|ssl default_server reuseport backlog=4096;\n        ssl_certificate $tmp/cert.pem;\n        ssl_certificate_key $tmp/key.pem;\n        ssl_protocols TLSv1.2 TLSv1.3;\n        ssl_session_cache shared:SSL:10m;\n        ssl_session_tickets on;|" \
+    >"$tmp/nginx.conf"
+
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
+
+taskset -c 1 "$bin/hello" --workers 1 --listen 127.0.0.1:9444 --config "$tmp/percore.toml" 2>/dev/null &
+hello=$!
+taskset -c 1 "$bin/percore-server" --listen 127.0.0.1:9445 --config "$tmp/percore.toml" 2>/dev/null &
+files=$!
+taskset -c 1 nginx -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/error.log" -g 'daemon off;' &
+wait_port 9443; wait_port 9444; wait_port 9445
+nginx_worker=$(pgrep -P "$(cat "$tmp/nginx.pid")" | head -1)
+
+ticks=$(getconf CLK_TCK)
+cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+
+# s_time: connections made, and the server's CPU per connection.
+handshakes() { # name pid port mode
+  local before after out n
+  before=$(cpu "$2")
+  out=$(taskset -c 0 openssl s_time -connect "127.0.0.1:$3" "$4" -time "$secs" 2>&1 | grep "connections in" | head -1)
+  after=$(cpu "$2")
+  n=$(echo "$out" | awk '{print $1}')
+  awk -v a="$after" -v b="$before" -v t="$ticks" -v n="$n" -v s="$secs" -v who="$1" -v m="$4" \
+    'BEGIN { printf "%-8s %-11s conns/s=%.0f server_cpu_us_per_conn=%.1f\n", who, "handshake" m, n/s, (a-b)/t*1e6/n }'
+}
+
+for r in $(seq "$rounds"); do
+  echo "# round $r"
+  echo "nginx   plaintext   $(loadtest/cpu_bench.sh "$nginx_worker" https://127.0.0.1:9443/plaintext 64 "$secs")"
+  echo "percore plaintext   $(loadtest/cpu_bench.sh "$hello" https://127.0.0.1:9444/plaintext 64 "$secs")"
+  echo "nginx   4k-file     $(loadtest/cpu_bench.sh "$nginx_worker" https://127.0.0.1:9443/static/4k.bin 64 "$secs")"
+  echo "percore 4k-file     $(loadtest/cpu_bench.sh "$files" https://127.0.0.1:9445/4k.bin 64 "$secs")"
+  handshakes nginx "$nginx_worker" 9443 -new
+  handshakes percore "$files" 9445 -new
+  handshakes nginx "$nginx_worker" 9443 -reuse
+  handshakes percore "$files" 9445 -reuse
+done
