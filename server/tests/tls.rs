@@ -411,6 +411,54 @@ fn metric(metrics: SocketAddr, name: &str) -> f64 {
         .sum()
 }
 
+/// An `openssl s_client` connection kept open, asking for /a.txt (which
+/// holds "fine\n") whenever told.
+struct Kept {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::process::ChildStdout,
+}
+
+impl Kept {
+    fn open(addr: SocketAddr, args: &[&str]) -> Kept {
+        let mut child = Command::new("openssl")
+            .args(["s_client", "-connect", &addr.to_string(), "-quiet"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let input = child.stdin.take().unwrap();
+        let output = child.stdout.take().unwrap();
+        Kept {
+            child,
+            input,
+            output,
+        }
+    }
+
+    fn ask(&mut self) {
+        self.input
+            .write_all(b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !got.ends_with(b"\r\n\r\nfine\n") {
+            let n = self.output.read(&mut buf).unwrap();
+            assert!(n > 0, "the kept connection closed: {got:?}");
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
 fn bad_tls_input_closes_that_connection_only() {
     let dir = TempDir::new("tls-bad");
@@ -433,35 +481,8 @@ fn bad_tls_input_closes_that_connection_only() {
     let url = format!("https://localhost:{}/a.txt", addr.port());
     let resolve = format!("localhost:{}:127.0.0.1", addr.port());
     // A client that stays connected through all of it.
-    let mut keeper = Command::new("openssl")
-        .args([
-            "s_client",
-            "-connect",
-            &addr.to_string(),
-            "-quiet",
-            "-CAfile",
-            ca,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut keeper_in = keeper.stdin.take().unwrap();
-    let mut keeper_out = keeper.stdout.take().unwrap();
-    let mut ask = |keeper_in: &mut std::process::ChildStdin| {
-        keeper_in
-            .write_all(b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            .unwrap();
-        let mut got = Vec::new();
-        let mut buf = [0u8; 1024];
-        while !got.ends_with(b"\r\n\r\nfine\n") {
-            let n = keeper_out.read(&mut buf).unwrap();
-            assert!(n > 0, "the kept connection closed: {got:?}");
-            got.extend_from_slice(&buf[..n]);
-        }
-    };
-    ask(&mut keeper_in);
+    let mut kept = Kept::open(addr, &["-CAfile", ca]);
+    kept.ask();
 
     let cases: [(&str, &[u8]); 4] = [
         (
@@ -490,16 +511,13 @@ fn bad_tls_input_closes_that_connection_only() {
             took < Duration::from_secs(4),
             "{what}: closed after {took:?}"
         );
-        ask(&mut keeper_in);
+        kept.ask();
         let out = curl(&["--cacert", ca, "--resolve", &resolve, &url]);
         assert_eq!(out.stdout, b"fine\n", "{what}: then a new client");
     }
     server.wait_for("TLS: ");
     assert!(metric(metrics_port, "percore_tls_handshake_failures_total") >= 4.0);
     assert!(metric(metrics_port, "percore_tls_handshakes_total") >= 5.0);
-    drop(keeper_in);
-    let _ = keeper.kill();
-    let _ = keeper.wait();
 }
 
 fn raw(addr: SocketAddr, request: &str) -> String {
@@ -617,35 +635,15 @@ fn sighup_reloads_the_certificates_and_a_bad_file_keeps_the_old_ones() {
     );
     assert!(subject(addr).contains("first"));
     // A connection open across the reloads.
-    let mut open = Command::new("openssl")
-        .args(["s_client", "-connect", &addr.to_string(), "-quiet"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut open_in = open.stdin.take().unwrap();
-    let mut open_out = open.stdout.take().unwrap();
-    let mut ask = || {
-        open_in
-            .write_all(b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            .unwrap();
-        let mut got = Vec::new();
-        let mut buf = [0u8; 1024];
-        while !got.ends_with(b"\r\n\r\nfine\n") {
-            let n = open_out.read(&mut buf).unwrap();
-            assert!(n > 0, "the open connection was dropped: {got:?}");
-            got.extend_from_slice(&buf[..n]);
-        }
-    };
-    ask();
+    let mut kept = Kept::open(addr, &[]);
+    kept.ask();
 
     std::fs::copy(&second, &cert).unwrap();
     std::fs::copy(&second_key, &key).unwrap();
     server.signal(libc::SIGHUP);
     server.wait_for("TLS certificates reloaded");
     assert!(subject(addr).contains("second"));
-    ask();
+    kept.ask();
 
     // A broken file: logged, and the second certificate stays.
     std::fs::write(&cert, b"-----BEGIN CERTIFICATE-----\nnot base64\n").unwrap();
@@ -653,10 +651,7 @@ fn sighup_reloads_the_certificates_and_a_bad_file_keeps_the_old_ones() {
     let line = server.wait_for("cannot reload the TLS certificates");
     assert!(line.contains("live.crt"), "names the file: {line}");
     assert!(subject(addr).contains("second"));
-    ask();
-    drop(open_in);
-    let _ = open.kill();
-    let _ = open.wait();
+    kept.ask();
 }
 
 fn rss_kib(pid: u32) -> u64 {

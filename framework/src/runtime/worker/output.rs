@@ -146,23 +146,10 @@ impl Worker {
         };
         let (fd, generation) = (conn.fd, conn.generation);
         let Some(part) = out.parts.front() else {
-            // After the parts: a streaming body's ready bytes, if any.
-            let Some(stream) = out.stream.as_ref() else {
-                conn.http.outgoing = None;
+            let Some(ready) = self.stream_ready(slot) else {
                 return;
             };
-            let ready = stream.take(self.ex.pool.get());
-            if let Some(track) = conn.http.access.as_mut() {
-                track.queued(ready.len() as u64);
-            }
-            if ready.is_empty() {
-                self.ex.pool.put(ready);
-                if stream.finished() {
-                    // Ended with nothing left to send: the body is over.
-                    return self.part_progress(slot);
-                }
-                return; // the pump notifies when it has more
-            }
+            let conn = &mut self.conns[slot as usize];
             let op = op::Send::new(ready);
             let entry = op.entry(fd, Token::conn(Op::Send, slot, generation).encode());
             conn.output = Output::Send(op);
@@ -208,6 +195,30 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// After the parts: a streaming body's ready bytes, if any. With none,
+    /// the body is over if its stream finished (or there is none), else it
+    /// waits for the pump's notice.
+    pub(super) fn stream_ready(&mut self, slot: u32) -> Option<Vec<u8>> {
+        let conn = &mut self.conns[slot as usize];
+        let out = conn.http.outgoing.as_mut()?;
+        let Some(stream) = out.stream.as_ref() else {
+            conn.http.outgoing = None;
+            return None;
+        };
+        let ready = stream.take(self.ex.pool.get());
+        if let Some(track) = conn.http.access.as_mut() {
+            track.queued(ready.len() as u64);
+        }
+        if !ready.is_empty() {
+            return Some(ready);
+        }
+        self.ex.pool.put(ready);
+        if stream.finished() {
+            self.part_progress(slot); // ended with nothing left to send
+        }
+        None
     }
 
     pub(super) fn on_splice_in(&mut self, slot: u32, c: Completion) {

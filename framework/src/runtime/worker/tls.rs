@@ -114,7 +114,9 @@ impl Worker {
             return self.tls_part(slot);
         }
         if conn.phase == Phase::CloseAfterFlush && conn.http.pending.is_none() {
-            if !tls.close_sent {
+            // No close_notify on a session that never began (a broken
+            // PROXY header, a client that sent nothing).
+            if !tls.close_sent && !tls.session.is_handshaking() {
                 tls.close_sent = true;
                 tls.session.close();
                 return self.send_sealed(slot, 0, false);
@@ -138,7 +140,7 @@ impl Worker {
             // plaintext as gone, so the response still ends.
             self.ex.pool.put(buf);
             self.sealed_done(slot, plain, of_part);
-            return self.queue(slot);
+            return self.part_progress(slot);
         }
         let op = op::Send::new(buf);
         let entry = op.entry(
@@ -176,24 +178,18 @@ impl Worker {
             return;
         };
         let chunk = out.remaining().min(CHUNK as u64) as usize;
+        if chunk == 0 && !out.parts.is_empty() {
+            return self.part_progress(slot); // an empty part: done
+        }
         match out.parts.front() {
             None => {
-                let Some(stream) = out.stream.as_ref() else {
-                    conn.http.outgoing = None;
+                let Some(ready) = self.stream_ready(slot) else {
                     return;
                 };
-                let ready = stream.take(self.ex.pool.get());
-                if let Some(track) = conn.http.access.as_mut() {
-                    track.queued(ready.len() as u64);
+                let conn = &mut self.conns[slot as usize];
+                if let Some(tls) = conn.tls.as_mut() {
+                    tls.session.seal(&ready);
                 }
-                if ready.is_empty() {
-                    self.ex.pool.put(ready);
-                    if stream.finished() {
-                        return self.part_progress(slot);
-                    }
-                    return; // the pump notifies when it has more
-                }
-                tls.session.seal(&ready);
                 let plain = ready.len() as u64;
                 self.ex.pool.put(ready);
                 self.send_sealed(slot, plain, false);
