@@ -5,9 +5,8 @@
 # client pinned to CPU 0. Interleaved rounds; prints one line per run.
 #
 # Keep-alive load: wrk (OpenSSL; TLS 1.3, TLS_AES_256_GCM_SHA384 with both).
-# New connections: `openssl s_time` (one connection at a time, full
-# handshakes with -new, resumed with -reuse) and the server's CPU per
-# connection.
+# New connections: `openssl s_time` (one connection at a time: full
+# handshakes, resumed ones) and the server's CPU per connection.
 #
 # usage: loadtest/tls_bench.sh [ROUNDS] [SECONDS]   (after cargo build --release)
 set -euo pipefail
@@ -56,14 +55,24 @@ ticks=$(getconf CLK_TCK)
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 
 # s_time: connections made, and the server's CPU per connection.
-handshakes() { # name pid port mode
-  local before after out n
-  before=$(cpu "$2")
-  out=$(taskset -c 0 openssl s_time -connect "127.0.0.1:$3" "$4" -time "$secs" 2>&1 | grep "connections in" | head -1)
-  after=$(cpu "$2")
+handshakes() { # name pid label s_time-args...
+  local who=$1 pid=$2 label=$3 before after out n
+  shift 3
+  before=$(cpu "$pid")
+  out=$(taskset -c 0 openssl s_time "$@" -time "$secs" 2>&1 | grep "connections in" | head -1)
+  after=$(cpu "$pid")
   n=$(echo "$out" | awk '{print $1}')
-  awk -v a="$after" -v b="$before" -v t="$ticks" -v n="$n" -v s="$secs" -v who="$1" -v m="$4" \
-    'BEGIN { printf "%-8s %-11s conns/s=%.0f server_cpu_us_per_conn=%.1f\n", who, "handshake" m, n/s, (a-b)/t*1e6/n }'
+  awk -v a="$after" -v b="$before" -v t="$ticks" -v n="$n" -v s="$secs" -v who="$who" -v m="$label" \
+    'BEGIN { printf "%-8s %-18s conns/s=%.0f server_cpu_us_per_conn=%.1f\n", who, m, n/s, (a-b)/t*1e6/n }'
+}
+
+# Full TLS 1.3 handshakes (no request); resumed TLS 1.2 ones (no request);
+# resumed TLS 1.3 ones, which need a request so that the client reads the
+# ticket (a 4 KiB file, the same bytes from both).
+new_conns() { # name pid port file-path
+  handshakes "$1" "$2" full-tls1.3 -connect "127.0.0.1:$3" -new
+  handshakes "$1" "$2" resumed-tls1.2 -connect "127.0.0.1:$3" -reuse -tls1_2
+  handshakes "$1" "$2" resumed-tls1.3+get -connect "127.0.0.1:$3" -reuse -www "$4"
 }
 
 for r in $(seq "$rounds"); do
@@ -72,8 +81,6 @@ for r in $(seq "$rounds"); do
   echo "percore plaintext   $(loadtest/cpu_bench.sh "$hello" https://127.0.0.1:9444/plaintext 64 "$secs")"
   echo "nginx   4k-file     $(loadtest/cpu_bench.sh "$nginx_worker" https://127.0.0.1:9443/static/4k.bin 64 "$secs")"
   echo "percore 4k-file     $(loadtest/cpu_bench.sh "$files" https://127.0.0.1:9445/4k.bin 64 "$secs")"
-  handshakes nginx "$nginx_worker" 9443 -new
-  handshakes percore "$files" 9445 -new
-  handshakes nginx "$nginx_worker" 9443 -reuse
-  handshakes percore "$files" 9445 -reuse
+  new_conns nginx "$nginx_worker" 9443 /static/4k.bin
+  new_conns percore "$files" 9445 /4k.bin
 done
