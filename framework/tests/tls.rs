@@ -41,6 +41,7 @@ fn app() -> App {
             }),
         )
         .route("/who", get(|req: &Request| req.client_addr().to_string()))
+        .route("/tls", get(|req: &Request| req.is_tls().to_string()))
 }
 
 struct Tls {
@@ -241,6 +242,13 @@ fn a_handshake_and_requests_split_at_every_boundary() {
     c.send(b"GET /later HTTP/1.1\r\nHost: localhost\r\n\r\n", 1);
     let r = c.response();
     assert_eq!((r.status, &r.body[..]), (200, &b"later"[..]));
+    c.send(b"GET /tls HTTP/1.1\r\nHost: localhost\r\n\r\n", usize::MAX);
+    assert_eq!(c.response().body, b"true", "the handler knows");
+    let plain = start(1, |_| app());
+    let r = roundtrip(plain.local_addr(), b"GET /tls HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.body, b"false");
+    plain.shutdown();
+    plain.join().unwrap();
     // A request's records cut in two at every byte.
     let request = b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello";
     let mut c = Client::connect(&t, addr);

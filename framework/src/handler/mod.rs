@@ -22,6 +22,7 @@ pub(crate) use reply::{Deferred, Pending, Reply};
 pub use body_in::{BodyError, RequestBody};
 pub(crate) use body_in::{BodyPipe, PipeReader, PipeWriter, PIPE_ROOM};
 pub use channel::{BodyClosed, BodySender};
+pub(crate) use request::Origin;
 pub use request::Request;
 pub use response::{AsyncBody, Body, FileRange, IntoResponse, Part, Response};
 pub use shapes::{Html, Redirect};

@@ -80,9 +80,17 @@ enum BodyState {
 /// [`Request::body_stream`] for chunks as they arrive.
 pub struct Request {
     view: View,
-    core: usize,
-    client: PeerAddr,
+    origin: Origin,
     body: BodyState,
+}
+
+/// Where a request came from: the core serving it, the client, and
+/// whether the connection is TLS.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Origin {
+    pub(crate) core: usize,
+    pub(crate) client: PeerAddr,
+    pub(crate) tls: bool,
 }
 
 impl Drop for Request {
@@ -112,7 +120,7 @@ impl Request {
         head: &RequestHead,
         params: &Params,
         body: &[u8],
-        (core, client): (usize, PeerAddr),
+        origin: Origin,
         f: impl FnOnce(&Request) -> R,
     ) -> R {
         let req = Request {
@@ -122,8 +130,7 @@ impl Request {
                 params,
                 body,
             },
-            core,
-            client,
+            origin,
             body: BodyState::Read,
         };
         f(&req)
@@ -137,7 +144,7 @@ impl Request {
         head: &RequestHead,
         params: &Params,
         body: &[u8],
-        (core, client): (usize, PeerAddr),
+        origin: Origin,
         streaming: Option<PipeReader>,
     ) -> Request {
         let mut owned = POOL
@@ -159,8 +166,7 @@ impl Request {
         };
         Request {
             view: View::Owned(owned),
-            core,
-            client,
+            origin,
             body,
         }
     }
@@ -345,12 +351,19 @@ impl Request {
     /// (see [`crate::net::TrustedProxies`]). A port of 0: the proxy did not
     /// say.
     pub fn client_addr(&self) -> SocketAddr {
-        self.client.get()
+        self.origin.client.get()
+    }
+
+    /// Whether the request came over TLS (`[tls]`): the scheme to build
+    /// absolute URLs with. Behind a TLS-terminating proxy, this is the
+    /// proxy's connection: `false`.
+    pub fn is_tls(&self) -> bool {
+        self.origin.tls
     }
 
     /// The index of the worker (core) running this handler.
     pub fn core(&self) -> usize {
-        self.core
+        self.origin.core
     }
 }
 

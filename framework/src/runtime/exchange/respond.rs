@@ -18,7 +18,8 @@ use super::Exchange;
 use crate::app::Resolved;
 use crate::conn::{Conn, Outgoing};
 use crate::handler::{
-    AsyncBody, Body, Deferred, HandlerKind, Part, Pending, PipeReader, Reply, Request, Response,
+    AsyncBody, Body, Deferred, HandlerKind, Origin, Part, Pending, PipeReader, Reply, Request,
+    Response,
 };
 use crate::http::encode::{self, BodyLength, ResponseHeadParams};
 use crate::http::head::Version;
@@ -43,6 +44,7 @@ impl Exchange {
         // Who the client is, once for the handler, its layers and the log.
         let client = self.client(conn, head_bytes);
         self.note_request(conn, head_bytes, client);
+        let origin = self.origin(conn, client);
         let head = &self.head;
         let mut close = !head.keep_alive || self.draining;
         let path = match head.path.get(head_bytes) {
@@ -59,7 +61,7 @@ impl Exchange {
         } else {
             match self.app.resolve(&head.method, path, &mut self.params) {
                 Resolved::Handler(handler) => {
-                    let (params, at) = (&self.params, (self.core, client));
+                    let (params, at) = (&self.params, origin);
                     let call = || match &handler.0 {
                         HandlerKind::Sync(f) => {
                             Request::with_borrowed(head_bytes, head, params, body, at, f)
@@ -98,7 +100,7 @@ impl Exchange {
         // app's middleware too; handlers were wrapped as the app started.
         let reply = match reply {
             Reply::Ready(r) if framework_answer => {
-                Reply::Ready(self.through_app_layers(client, head_bytes, body, r))
+                Reply::Ready(self.through_app_layers(origin, head_bytes, body, r))
             }
             other => other,
         };
@@ -169,7 +171,8 @@ impl Exchange {
     pub(super) fn refuse(&mut self, conn: &mut Conn, head_bytes: &[u8], response: Response) {
         let client = self.client(conn, head_bytes);
         self.note_request(conn, head_bytes, client);
-        let response = self.through_app_layers(client, head_bytes, &[], response);
+        let origin = self.origin(conn, client);
+        let response = self.through_app_layers(origin, head_bytes, &[], response);
         let head = &self.head;
         let deferred = Deferred {
             is_head: head.method == Method::HEAD,
@@ -185,7 +188,7 @@ impl Exchange {
     /// instead: a refused login stays a 401).
     fn through_app_layers(
         &mut self,
-        client: crate::conn::PeerAddr,
+        origin: Origin,
         head_bytes: &[u8],
         body: &[u8],
         response: Response,
@@ -194,17 +197,12 @@ impl Exchange {
         if layers.is_empty() {
             return response;
         }
-        Request::with_borrowed(
-            head_bytes,
-            &self.head,
-            &self.params,
-            body,
-            (self.core, client),
-            |req| match middleware::before(layers, req) {
+        Request::with_borrowed(head_bytes, &self.head, &self.params, body, origin, |req| {
+            match middleware::before(layers, req) {
                 Ok(memos) => middleware::after(layers, memos, response),
                 Err(refused) => refused,
-            },
-        )
+            }
+        })
     }
 
     /// An async handler's answer (no response: it panicked) for the request the
@@ -287,6 +285,14 @@ impl Exchange {
 impl Exchange {
     /// The client of the request in `self.head`: the connection's peer, or
     /// whom a trusted proxy names in `server.client_header`.
+    fn origin(&self, conn: &Conn, client: crate::conn::PeerAddr) -> Origin {
+        Origin {
+            core: self.core,
+            client,
+            tls: conn.tls.is_some(),
+        }
+    }
+
     fn client(&self, conn: &Conn, head_bytes: &[u8]) -> crate::conn::PeerAddr {
         if self.trusted.is_empty() {
             return conn.peer;
