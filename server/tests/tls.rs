@@ -586,6 +586,10 @@ fn plain_http_redirects_to_https_which_sends_hsts() {
         "GET / HTTP/1.1\r\nHost: evil.test/phish\r\nConnection: close\r\n\r\n",
     );
     assert!(evil.starts_with("HTTP/1.1 400 "), "{evil}");
+    // Refusals of the parser carry it too (nginx's `add_header ... always`).
+    let refused = s_client(addr, &["-quiet"], b"GET / HTTP/1.1\r\n\r\n");
+    assert!(refused.contains("HTTP/1.1 400 "), "{refused}");
+    assert!(refused.contains("strict-transport-security: max-age="), "{refused}");
     // curl follows it to the file, which carries HSTS.
     let out = curl(&[
         "-L",

@@ -380,7 +380,8 @@ impl Exchange {
                 .request(record);
         }
         self.pool.ensure(&mut conn.http.out);
-        if self.app.error_page.is_none() {
+        // The short form, unless an error page or HSTS must shape it.
+        if self.app.error_page.is_none() && self.hsts.is_none() {
             self.metrics.requests[crate::metrics::OTHER_METHOD as usize].add(1);
             self.metrics.response(status.as_u16(), 0);
             let before = conn.http.out.len();
