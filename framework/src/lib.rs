@@ -113,9 +113,19 @@ pub use runtime::{CoreId, RunningServer, Server};
 /// else from `default_level` (the config's `log.level`). Safe to call twice.
 pub fn init_logging(default_level: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
+    let mut filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(default_level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    // rustls warns about what clients send (a message out of order, a
+    // renegotiation attempt): a client could fill the log at `warn`.
+    // percore logs TLS failures itself, at debug. Unless the filter names
+    // rustls, it says errors only.
+    let text = std::env::var("RUST_LOG").unwrap_or_else(|_| default_level.to_owned());
+    if !text.contains("rustls") {
+        if let Ok(quiet) = "rustls=error".parse() {
+            filter = filter.add_directive(quiet);
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -388,6 +388,67 @@ fn connection_close_ends_with_close_notify() {
 }
 
 #[test]
+fn a_bad_record_mid_download_ends_it_there() {
+    // A 4 GiB file (sparse: zeros from the page cache). The client reads
+    // a little, then sends a record that cannot be decrypted: the server
+    // must send its alert and close, not read (and log) the rest.
+    let (tls, cert, key) = certificate("mid-download");
+    let dir = std::env::temp_dir().join(format!("percore-tls-big-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _cleanup = TempDir(dir.clone());
+    std::fs::File::create(dir.join("big.bin"))
+        .unwrap()
+        .set_len(4 << 30)
+        .unwrap();
+    let server = start_with(
+        1,
+        |c| {
+            c.tls.cert = cert;
+            c.tls.key = key;
+        },
+        move |_| App::new().mount("/files", percore::StaticFiles::new(&dir)),
+    );
+    let mut c = Client::connect(&tls, server.local_addr());
+    c.handshake(usize::MAX);
+    c.send(
+        b"GET /files/big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        usize::MAX,
+    );
+    c.read_until(|p| p.len() > 200_000);
+    let mut garbage = vec![0x17, 0x03, 0x03, 0x00, 0x20];
+    garbage.extend_from_slice(&[0u8; 32]);
+    c.tcp.write_all(&garbage).unwrap();
+    // Count what still arrives, without decrypting (the alert is in it).
+    c.tcp
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut after = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match c.tcp.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => after += n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("still open after {:?}: {e}", started.elapsed()),
+        }
+    }
+    assert!(
+        after < 64 << 20,
+        "{after} bytes came after the bad record (the file is 4 GiB)"
+    );
+    // Before the fix, the server went on reading the file (sealing
+    // nothing) to its end before it closed.
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "closed {:?} after the bad record",
+        started.elapsed()
+    );
+    server.shutdown();
+    server.join().unwrap();
+}
+
+#[test]
 fn a_proxy_header_comes_before_the_tls_records() {
     let (t, server) = start_tls("proxy", |c| {
         c.server.proxy_protocol = true;

@@ -358,6 +358,40 @@ fn tickets_resume_sni_picks_the_certificate_and_ocsp_is_stapled() {
     let unknown = s_client(addr, &["-servername", "nobody.test"], b"");
     assert!(unknown.contains("subject=CN = localhost"), "{unknown}");
 
+    // An OCSP file that is not a good response for this certificate is a
+    // start-up error naming it (PEM, empty, another certificate's).
+    let (_, _, _, other_ocsp) = {
+        let sub = dir.path().join("other");
+        std::fs::create_dir(&sub).unwrap();
+        ca_leaf_and_ocsp(&sub)
+    };
+    let empty = dir.write("empty.der", b"");
+    for (bad, why) in [
+        (&leaf, "not a DER OCSP response"),
+        (&empty, "not a DER OCSP response"),
+        (&other_ocsp, "about another certificate"),
+    ] {
+        let config = dir.write(
+            "bad-ocsp.toml",
+            format!(
+                "[server]\nlisten = \"127.0.0.1:0\"\n[files]\nroot = {:?}\n\
+                 [tls]\ncert = {leaf:?}\nkey = {key:?}\nocsp = {bad:?}\n",
+                dir.path()
+            )
+            .as_bytes(),
+        );
+        let out = common::server()
+            .args(["--config", config.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{err}");
+        assert!(
+            err.contains(why) && err.contains(bad.to_str().unwrap()),
+            "{err}"
+        );
+    }
+
     for version in ["-tls1_3", "-tls1_2"] {
         let sess = dir.path().join(format!("sess{version}"));
         let sess = sess.to_str().unwrap();
@@ -484,7 +518,7 @@ fn bad_tls_input_closes_that_connection_only() {
     let mut kept = Kept::open(addr, &["-CAfile", ca]);
     kept.ask();
 
-    let cases: [(&str, &[u8]); 4] = [
+    let cases: [(&str, &[u8]); 5] = [
         (
             "plaintext HTTP",
             b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n",
@@ -496,6 +530,14 @@ fn bad_tls_input_closes_that_connection_only() {
             ],
         ),
         ("an alert", &[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]),
+        // A Certificate message where the ClientHello belongs (rustls
+        // warns about it: not in our log at info).
+        (
+            "a message out of order",
+            &[
+                0x16, 0x03, 0x01, 0x00, 0x07, 0x0b, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00,
+            ],
+        ),
         // A record header promising a ClientHello that never comes.
         (
             "a truncated handshake",
@@ -506,7 +548,14 @@ fn bad_tls_input_closes_that_connection_only() {
         let mut s = TcpStream::connect(addr).unwrap();
         s.write_all(bytes).unwrap();
         let (got, took) = read_until_closed(&mut s, Duration::from_secs(5));
-        assert!(!got.windows(4).any(|w| w == b"HTTP"), "{what}: {got:?}");
+        if what == "plaintext HTTP" {
+            // nginx's answer, in the clear, instead of an alert.
+            let got = String::from_utf8_lossy(&got);
+            assert!(got.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{got}");
+            assert!(got.ends_with("\r\n\r\nThe plain HTTP request was sent to HTTPS port\n"));
+        } else {
+            assert!(!got.windows(4).any(|w| w == b"HTTP"), "{what}: {got:?}");
+        }
         assert!(
             took < Duration::from_secs(4),
             "{what}: closed after {took:?}"
@@ -516,6 +565,17 @@ fn bad_tls_input_closes_that_connection_only() {
         assert_eq!(out.stdout, b"fine\n", "{what}: then a new client");
     }
     server.wait_for("TLS: ");
+    server.wait_for("the handshake did not finish");
+    std::thread::sleep(Duration::from_millis(200));
+    while let Ok(line) = server.lines.try_recv() {
+        server.seen.push(line);
+    }
+    let rustls: Vec<_> = server
+        .seen
+        .iter()
+        .filter(|l| l.contains("rustls"))
+        .collect();
+    assert!(rustls.is_empty(), "a client wrote to our log: {rustls:?}");
     assert!(metric(metrics_port, "percore_tls_handshake_failures_total") >= 4.0);
     assert!(metric(metrics_port, "percore_tls_handshakes_total") >= 5.0);
 }
@@ -589,7 +649,20 @@ fn plain_http_redirects_to_https_which_sends_hsts() {
     // Refusals of the parser carry it too (nginx's `add_header ... always`).
     let refused = s_client(addr, &["-quiet"], b"GET / HTTP/1.1\r\n\r\n");
     assert!(refused.contains("HTTP/1.1 400 "), "{refused}");
-    assert!(refused.contains("strict-transport-security: max-age="), "{refused}");
+    assert!(
+        refused.contains("strict-transport-security: max-age="),
+        "{refused}"
+    );
+    let huge = format!(
+        "GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(40_000)
+    );
+    let refused = s_client(addr, &["-quiet"], huge.as_bytes());
+    assert!(refused.contains("HTTP/1.1 431 "), "{refused}");
+    assert!(
+        refused.contains("strict-transport-security: max-age="),
+        "{refused}"
+    );
     // curl follows it to the file, which carries HSTS.
     let out = curl(&[
         "-L",
@@ -719,4 +792,57 @@ fn a_slow_reader_of_a_large_file_holds_a_chunk_not_the_file() {
     let _ = client.wait();
     let head_len = head.windows(4).position(|w| w == b"\r\n\r\n").unwrap() as u64 + 4;
     assert_eq!(total - head_len, size, "{}", String::from_utf8_lossy(&head));
+}
+
+#[test]
+fn the_redirect_keeps_odd_targets_and_never_reads_an_upload() {
+    let dir = TempDir::new("tls-redirect-odd");
+    let (cert, key) = self_signed(dir.path(), "localhost");
+    let (server, addr) = start(
+        &dir,
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\n[files]\nroot = {:?}\n\
+             [limits]\nmax_body = 1000\n\
+             [tls]\ncert = {cert:?}\nkey = {key:?}\nredirect_http = \"127.0.0.1:0\"\n",
+            dir.path()
+        ),
+    );
+    let plain = loop {
+        let line = server
+            .lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the redirect listener's line");
+        if line.contains("(http, redirects to https)") {
+            break listening_addr(&line);
+        }
+    };
+    let port = addr.port();
+    let send = |bytes: &[u8]| {
+        let mut s = TcpStream::connect(plain).unwrap();
+        s.write_all(bytes).unwrap();
+        let (got, _) = read_until_closed(&mut s, Duration::from_secs(5));
+        String::from_utf8_lossy(&got).into_owned()
+    };
+    // Obs-text in the query is kept, percent-encoded.
+    let odd = send(b"GET /a?x=\xff HTTP/1.1\r\nHost: good.test\r\nConnection: close\r\n\r\n");
+    assert!(
+        odd.contains(&format!("location: https://good.test:{port}/a?x=%FF\r\n")),
+        "{odd}"
+    );
+    // An absolute-form target names the host (RFC 9112 3.2.2).
+    let absolute =
+        send(b"GET http://other.test/x?y HTTP/1.1\r\nHost: good.test\r\nConnection: close\r\n\r\n");
+    assert!(
+        absolute.contains(&format!("location: https://other.test:{port}/x?y\r\n")),
+        "{absolute}"
+    );
+    // An upload far over limits.max_body: 308 at once, then the close.
+    let mut s = TcpStream::connect(plain).unwrap();
+    s.write_all(b"POST /up HTTP/1.1\r\nHost: good.test\r\nContent-Length: 100000000\r\n\r\n")
+        .unwrap();
+    s.write_all(&[b'x'; 4096]).unwrap();
+    let (got, took) = read_until_closed(&mut s, Duration::from_secs(5));
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 308 "), "{got}");
+    assert!(took < Duration::from_secs(4), "{took:?}");
 }

@@ -756,7 +756,31 @@ fn tls_needs_a_key_whole_sni_entries_and_an_address_to_redirect_from() {
             with("redirect_http = \"127.0.0.1:8443\"\n")
         ),
         "tls.redirect_http",
-        &["server.listen itself"],
+        &["overlaps server.listen"],
+    );
+    invalid(
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:8443\"\n{}",
+            with("redirect_http = \"0.0.0.0:8443\"\n")
+        ),
+        "tls.redirect_http",
+        &["overlaps server.listen"],
+    );
+    valid(&format!(
+        "[server]\nlisten = \"127.0.0.1:8443\"\n{}",
+        with("redirect_http = \"127.0.0.2:8443\"\n")
+    ));
+    let sni =
+        |name: &str| format!("[[tls.sni]]\nserver_name = {name:?}\ncert = \"/a\"\nkey = \"/b\"\n");
+    invalid(
+        &with(&sni("192.0.2.1")),
+        "tls.sni.server_name",
+        &["IP address"],
+    );
+    invalid(
+        &with(&format!("{}{}", sni("a.example"), sni("A.example"))),
+        "tls.sni.server_name",
+        &["listed twice"],
     );
     for name in ["", "a..b", "exa mple.com", "*.", "a.*.b", "ex/ample"] {
         invalid(

@@ -175,7 +175,28 @@ impl Config {
                 "tls.key is empty (allowed: the PEM private key of tls.cert)".to_owned(),
             ));
         }
+        let mut seen = std::collections::HashSet::new();
         for (i, s) in t.sni.iter().enumerate() {
+            if s.server_name.parse::<std::net::IpAddr>().is_ok() {
+                return Err(invalid(
+                    "tls.sni.server_name",
+                    format!(
+                        "tls.sni[{i}].server_name = {:?} is an IP address, which SNI never \
+                         carries (a client that connects by address gets tls.cert)",
+                        s.server_name
+                    ),
+                ));
+            }
+            if !seen.insert(s.server_name.to_ascii_lowercase()) {
+                return Err(invalid(
+                    "tls.sni.server_name",
+                    format!(
+                        "tls.sni[{i}].server_name = {:?} is listed twice (names are \
+                         case-insensitive)",
+                        s.server_name
+                    ),
+                ));
+            }
             let name = s.server_name.strip_prefix("*.").unwrap_or(&s.server_name);
             let label = |l: &str| {
                 !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
@@ -204,10 +225,21 @@ impl Config {
                 format!("tls.redirect_http = {r:?} is not an IP:PORT address (allowed: e.g. \"0.0.0.0:80\", or \"\" for none)"),
             ));
         }
-        if t.redirect_addr() == Some(self.server.listen) && self.server.listen.port() != 0 {
+        let listen = self.server.listen;
+        let clash = |a: std::net::SocketAddr| {
+            a.port() == listen.port()
+                && listen.port() != 0
+                && (a.ip() == listen.ip()
+                    || a.ip().is_unspecified()
+                    || listen.ip().is_unspecified())
+        };
+        if t.redirect_addr().is_some_and(clash) {
             return Err(invalid(
                 "tls.redirect_http",
-                format!("tls.redirect_http = {r:?} is server.listen itself, which speaks TLS"),
+                format!(
+                    "tls.redirect_http = {r:?} overlaps server.listen = {listen}, which speaks TLS \
+                     (use another port, e.g. 80 beside 443)"
+                ),
             ));
         }
         Ok(())

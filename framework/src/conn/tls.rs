@@ -6,9 +6,15 @@ use crate::tls::TlsSession;
 
 pub(crate) struct TlsConn {
     pub(crate) session: TlsSession,
-    /// close_notify is queued, or the session failed (rustls queued its
-    /// alert): no more records are sealed.
+    /// close_notify is queued, or the session failed: no more records are
+    /// sealed.
     pub(crate) close_sent: bool,
+    /// The session failed (bad records, an alert): once rustls' alert is
+    /// out, the connection closes, whatever response was under way.
+    pub(crate) failed: bool,
+    /// A plain-HTTP request came to the TLS port: this answer (in the
+    /// clear, as nginx's) goes instead of the alert.
+    pub(crate) plain_answer: Option<&'static [u8]>,
     /// Some ciphertext arrived (an EOF before the handshake ends is then a
     /// failed handshake, not a port probe).
     pub(crate) received: bool,
@@ -21,6 +27,8 @@ impl TlsConn {
         TlsConn {
             session,
             close_sent: false,
+            failed: false,
+            plain_answer: None,
             received: false,
             counted: false,
         }

@@ -217,9 +217,15 @@ impl Request {
         self.head().query.map(|q| str_of(q.get(self.buf())))
     }
 
-    /// The raw request target as sent.
+    /// The raw request target as sent ("" if it is not UTF-8: see
+    /// [`Self::target_bytes`]).
     pub fn target(&self) -> &str {
         str_of(self.head().target.get(self.buf()))
+    }
+
+    /// The raw request target as sent, as bytes (it may hold obs-text).
+    pub fn target_bytes(&self) -> &[u8] {
+        self.head().target.get(self.buf())
     }
 
     /// HTTP/1.0 or HTTP/1.1.

@@ -39,6 +39,8 @@ pub struct Server {
     /// The access log's file, when a server shares another's (the
     /// redirecting listener of `tls.redirect_http`).
     shared_sink: Option<Arc<access::Sink>>,
+    /// This is the redirecting listener (for its log line).
+    redirecting: bool,
 }
 
 impl Server {
@@ -48,6 +50,7 @@ impl Server {
             config,
             access_log: false,
             shared_sink: None,
+            redirecting: false,
         }
     }
 
@@ -290,7 +293,12 @@ impl Server {
         if let Some(f) = features {
             info!("io_uring: {f}");
         }
-        info!("listening on {addr}");
+        let what = match (config.tls.enabled(), self.redirecting) {
+            (true, _) => " (https)",
+            (false, true) => " (http, redirects to https)",
+            (false, false) => "",
+        };
+        info!("listening on {addr}{what}");
         if let Some(listen) = config.tls.redirect_addr() {
             match Self::start_redirect(&config, listen, addr, &running.access_sink) {
                 Ok(redirect) => running.redirect = Some(Box::new(redirect)),
@@ -318,11 +326,14 @@ impl Server {
         plain.server.listen = listen;
         plain.tls = Default::default();
         plain.metrics = Default::default();
+        // Bodies are never read (see `tls::redirect`): no size to refuse.
+        plain.limits.max_body = u64::MAX;
         let port = https.port();
         let server = Server {
             config: plain,
             access_log: sink.is_some(),
             shared_sink: sink.clone(),
+            redirecting: true,
         };
         let running = server
             .start(move |_| crate::tls::redirect::app(port))

@@ -43,12 +43,30 @@ pub(crate) fn certified_key(files: &CertFiles) -> Result<Arc<CertifiedKey>, Stri
             files.chain.display()
         ));
     }
+    let leaf = chain[0].to_vec();
     let pem = read(&files.key, "key")?;
     let key = rustls_pemfile::private_key(&mut pem.as_slice())
         .map_err(|e| format!("key {}: {e}", files.key.display()))?
-        .ok_or_else(|| format!("key {}: no PEM private key in it", files.key.display()))?;
+        .ok_or_else(|| {
+            let encrypted = pem.windows(9).any(|w| w == b"ENCRYPTED");
+            let why = if encrypted {
+                "it is encrypted (decrypt it: openssl pkey -in KEY -out PLAIN)"
+            } else {
+                "no PEM private key in it"
+            };
+            format!("key {}: {why}", files.key.display())
+        })?;
     let mut certified =
         CertifiedKey::from_der(chain, key, &provider::default_provider()).map_err(|e| {
+            let e = match e.to_string() {
+                // rustls' words for a key it parsed but cannot sign with.
+                e if e.contains("failed to parse private key") => {
+                    "unsupported key type (supported: RSA of 2048 bits or more, \
+                     ECDSA P-256 or P-384, Ed25519)"
+                        .to_owned()
+                }
+                e => e,
+            };
             format!(
                 "certificate {} with key {}: {e}",
                 files.chain.display(),
@@ -56,9 +74,66 @@ pub(crate) fn certified_key(files: &CertFiles) -> Result<Arc<CertifiedKey>, Stri
             )
         })?;
     if let Some(ocsp) = &files.ocsp {
-        certified.ocsp = Some(read(ocsp, "OCSP response")?);
+        let der = read(ocsp, "OCSP response")?;
+        check_ocsp(&der, &leaf)
+            .map_err(|why| format!("OCSP response {}: {why}", ocsp.display()))?;
+        certified.ocsp = Some(der);
     }
     Ok(Arc::new(certified))
+}
+
+/// One DER element: its tag, its contents, what follows it.
+fn der(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (first as usize, rest)
+    } else {
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n].iter().fold(0usize, |a, &b| a << 8 | b as usize);
+        (len, &rest[n..])
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+/// A certificate's serial number, as its DER INTEGER element.
+fn serial_element(cert: &[u8]) -> Option<&[u8]> {
+    let (_, certificate, _) = der(cert)?;
+    let (_, tbs, _) = der(certificate)?;
+    let (tag, _, mut rest) = der(tbs)?;
+    if tag != 0xa0 {
+        rest = tbs; // no version field: the serial comes first
+    }
+    let (tag, serial, after) = der(rest)?;
+    let element = &rest[..rest.len() - after.len()];
+    (tag == 0x02 && !serial.is_empty()).then_some(element)
+}
+
+/// Checks an OCSP response before it is stapled (nginx refuses a bad one
+/// too): a DER `OCSPResponse` whose status is `successful` and that carries
+/// a response (RFC 6960 4.2.1) naming this certificate's serial number. A
+/// PEM file, an empty one (a failed refresh) or another certificate's
+/// response would make clients that ask for the status fail the handshake.
+fn check_ocsp(response: &[u8], leaf: &[u8]) -> Result<(), String> {
+    let Some((0x30, body, _)) = der(response) else {
+        return Err("not a DER OCSP response (PEM or empty?)".to_owned());
+    };
+    match der(body) {
+        Some((0x0a, [0], rest)) if matches!(der(rest), Some((0xa0, ..))) => {}
+        Some((0x0a, [0], _)) => return Err("it carries no response".to_owned()),
+        Some((0x0a, [status], _)) => {
+            return Err(format!("its status is not successful ({status})"))
+        }
+        _ => return Err("not a DER OCSP response".to_owned()),
+    }
+    let serial = serial_element(leaf).ok_or("the certificate's serial number is unreadable")?;
+    if !body.windows(serial.len()).any(|w| w == serial) {
+        return Err("it is about another certificate (the serial number differs)".to_owned());
+    }
+    Ok(())
 }
 
 /// Picks a certificate by the client's server name.

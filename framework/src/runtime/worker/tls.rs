@@ -52,6 +52,7 @@ pub(super) fn receive(
     let Some(tls) = conn.tls.as_mut() else {
         return;
     };
+    let first = !tls.received;
     tls.received = true;
     plain.clear();
     let result = tls.session.receive(data, plain);
@@ -69,16 +70,22 @@ pub(super) fn receive(
             }
         }
         Err(e) => {
+            let plain_http = first && looks_like_http(data);
             debug!(
                 core = ex.core,
                 client = %conn.peer.get(),
-                "TLS: {e}; closing the connection"
+                "TLS: {}; closing the connection",
+                if plain_http { "a plain HTTP request".to_owned() } else { e.to_string() }
             );
             if !tls.counted {
                 tls.counted = true;
                 ex.metrics.tls_failures.add(1);
             }
             tls.close_sent = true; // the alert is the last record
+            tls.failed = true;
+            if plain_http {
+                tls.plain_answer = Some(PLAIN_HTTP_ANSWER);
+            }
             ex.drop_input(conn);
             conn.http.waiting = Waiting::Idle;
             conn.end_after_flush();
@@ -102,6 +109,9 @@ impl Worker {
         let Some(tls) = conn.tls.as_mut() else {
             return;
         };
+        if tls.failed {
+            return self.flush_failed(slot);
+        }
         if !conn.http.out.is_empty() || tls.session.wants_write() {
             let plain = conn.http.out.len() as u64;
             if !tls.close_sent {
@@ -123,6 +133,40 @@ impl Worker {
             }
             self.finish_close(slot);
         }
+    }
+
+    /// The session failed: its alert (or, to a plain HTTP request, a plain
+    /// 400) is the last thing sent, then the connection closes, dropping
+    /// any response under way (its bytes can no longer be sealed).
+    fn flush_failed(&mut self, slot: u32) {
+        let deadline = Clock::deadline(self.now, self.config.timeouts.send());
+        let conn = &mut self.conns[slot as usize];
+        let Some(tls) = conn.tls.as_mut() else {
+            return;
+        };
+        let mut buf = self.ex.pool.get();
+        tls.session.take_output(&mut buf);
+        if let Some(answer) = tls.plain_answer.take() {
+            buf.clear();
+            buf.extend_from_slice(answer);
+        }
+        conn.http.out.clear();
+        if buf.is_empty() {
+            self.ex.pool.put(buf);
+            return self.begin_close(slot);
+        }
+        let op = op::Send::new(buf);
+        let entry = op.entry(
+            conn.fd,
+            Token::conn(Op::Send, slot, conn.generation).encode(),
+        );
+        conn.output = Output::Sealed(Box::new(Sealed {
+            op,
+            plain: 0,
+            of_part: false,
+        }));
+        conn.send_deadline = Deadline::at(deadline);
+        self.push(entry);
     }
 
     /// Sends the records the session has ready, which carry `plain` bytes
@@ -255,10 +299,27 @@ impl Worker {
     pub(super) fn tls_closed(&mut self, conn: &Conn) {
         if let Some(tls) = conn.tls.as_ref() {
             if tls.received && !tls.counted && tls.session.is_handshaking() {
+                debug!(
+                    core = self.ex.core,
+                    client = %conn.peer.get(),
+                    "TLS: the handshake did not finish (the client left or timed out)"
+                );
                 self.ex.metrics.tls_failures.add(1);
             }
         }
     }
+}
+
+/// nginx's answer to plain HTTP on an HTTPS port, so that `curl
+/// http://host:443/` says what is wrong instead of printing an alert.
+const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\n\
+content-length: 46\r\nconnection: close\r\n\r\nThe plain HTTP request was sent to HTTPS port\n";
+
+/// The first bytes of a connection look like an HTTP request line (a
+/// method in capitals, then a space), not a TLS record.
+fn looks_like_http(data: &[u8]) -> bool {
+    let method = data.iter().take_while(|b| b.is_ascii_uppercase()).count();
+    (3..=7).contains(&method) && data.get(method) == Some(&b' ')
 }
 
 /// Whether a TLS connection has records to send that no plaintext asked
