@@ -96,6 +96,7 @@ pub(super) const SCHEMA: [SectionSchema; 8] = [
             "ocsp",
             "sni",
             "redirect_http",
+            "redirect_https_port",
             "hsts",
             "hsts_max_age",
             "hsts_include_subdomains",

@@ -191,6 +191,9 @@ pub struct TlsSection {
     pub sni: Vec<SniCert>,
     /// `IP:PORT` of a plain-HTTP listener that redirects to HTTPS; empty: none.
     pub redirect_http: String,
+    /// The HTTPS port clients see, for the redirect's `Location` (443 is
+    /// left out); 0: `server.listen`'s port. For a port forwarded from 443.
+    pub redirect_https_port: u16,
     /// Send `Strict-Transport-Security` on every HTTPS response.
     pub hsts: bool,
     /// Its `max-age`, in seconds.
@@ -207,6 +210,7 @@ impl Default for TlsSection {
             ocsp: PathBuf::new(),
             sni: Vec::new(),
             redirect_http: String::new(),
+            redirect_https_port: 0,
             hsts: false,
             // A year, as nginx's documentation and most guides use.
             hsts_max_age: 31_536_000,

@@ -770,6 +770,19 @@ fn tls_needs_a_key_whole_sni_entries_and_an_address_to_redirect_from() {
         "[server]\nlisten = \"127.0.0.1:8443\"\n{}",
         with("redirect_http = \"127.0.0.2:8443\"\n")
     ));
+    invalid(
+        "[server]\nlisten = \"127.0.0.1:8443\"\n[metrics]\nlisten = \"0.0.0.0:8443\"\n",
+        "metrics.listen",
+        &["overlaps server.listen"],
+    );
+    invalid(
+        &format!(
+            "[metrics]\nlisten = \"127.0.0.1:8501\"\n{}",
+            with("redirect_http = \"127.0.0.1:8501\"\n")
+        ),
+        "metrics.listen",
+        &["overlaps tls.redirect_http"],
+    );
     let sni =
         |name: &str| format!("[[tls.sni]]\nserver_name = {name:?}\ncert = \"/a\"\nkey = \"/b\"\n");
     invalid(

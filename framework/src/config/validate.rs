@@ -112,6 +112,25 @@ impl Config {
                 format!("metrics.listen = {m:?} is not an IP:PORT address (allowed: e.g. \"127.0.0.1:9090\", or \"\" for off)"),
             ));
         }
+        // Two of our own listeners on one port: with --takeover the kernel
+        // would split connections between them; without, the second fails
+        // as if another process held the port.
+        if let Some(metrics) = self.metrics.addr() {
+            let others = [
+                ("server.listen", Some(self.server.listen)),
+                ("tls.redirect_http", self.tls.redirect_addr()),
+            ];
+            for (key, other) in others {
+                if let Some(other) = other.filter(|&o| overlap(metrics, o)) {
+                    return Err(invalid(
+                        "metrics.listen",
+                        format!(
+                            "metrics.listen = {m:?} overlaps {key} = {other} (use another port)"
+                        ),
+                    ));
+                }
+            }
+        }
 
         self.validate_tls()?;
 
@@ -226,14 +245,7 @@ impl Config {
             ));
         }
         let listen = self.server.listen;
-        let clash = |a: std::net::SocketAddr| {
-            a.port() == listen.port()
-                && listen.port() != 0
-                && (a.ip() == listen.ip()
-                    || a.ip().is_unspecified()
-                    || listen.ip().is_unspecified())
-        };
-        if t.redirect_addr().is_some_and(clash) {
+        if t.redirect_addr().is_some_and(|a| overlap(a, listen)) {
             return Err(invalid(
                 "tls.redirect_http",
                 format!(
@@ -244,6 +256,14 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Whether two listen addresses would take the same connections: one
+/// port (not 0), and the same address or a wildcard on either side.
+fn overlap(a: std::net::SocketAddr, b: std::net::SocketAddr) -> bool {
+    a.port() == b.port()
+        && a.port() != 0
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
 fn invalid(key: &str, message: String) -> ConfigError {

@@ -15,6 +15,10 @@ pub(crate) struct TlsConn {
     /// A plain-HTTP request came to the TLS port: this answer (in the
     /// clear, as nginx's) goes instead of the alert.
     pub(crate) plain_answer: Option<&'static [u8]>,
+    /// The connection's first bytes (up to 8), however they were split:
+    /// a plain HTTP request line shows in them.
+    pub(crate) first: [u8; 8],
+    pub(crate) first_len: u8,
     /// Some ciphertext arrived (an EOF before the handshake ends is then a
     /// failed handshake, not a port probe).
     pub(crate) received: bool,
@@ -29,6 +33,8 @@ impl TlsConn {
             close_sent: false,
             failed: false,
             plain_answer: None,
+            first: [0; 8],
+            first_len: 0,
             received: false,
             counted: false,
         }

@@ -328,7 +328,10 @@ impl Server {
         plain.metrics = Default::default();
         // Bodies are never read (see `tls::redirect`): no size to refuse.
         plain.limits.max_body = u64::MAX;
-        let port = https.port();
+        let port = match config.tls.redirect_https_port {
+            0 => https.port(),
+            public => public,
+        };
         let server = Server {
             config: plain,
             access_log: sink.is_some(),

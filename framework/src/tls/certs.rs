@@ -46,9 +46,15 @@ pub(crate) fn certified_key(files: &CertFiles) -> Result<Arc<CertifiedKey>, Stri
     let leaf = chain[0].to_vec();
     let pem = read(&files.key, "key")?;
     let key = rustls_pemfile::private_key(&mut pem.as_slice())
-        .map_err(|e| format!("key {}: {e}", files.key.display()))?
+        .map_err(|e| match is_encrypted(&pem) {
+            true => format!(
+                "key {}: it is encrypted (decrypt it: openssl pkey -in KEY -out PLAIN)",
+                files.key.display()
+            ),
+            false => format!("key {}: {e}", files.key.display()),
+        })?
         .ok_or_else(|| {
-            let encrypted = pem.windows(9).any(|w| w == b"ENCRYPTED");
+            let encrypted = is_encrypted(&pem);
             let why = if encrypted {
                 "it is encrypted (decrypt it: openssl pkey -in KEY -out PLAIN)"
             } else {
@@ -74,12 +80,25 @@ pub(crate) fn certified_key(files: &CertFiles) -> Result<Arc<CertifiedKey>, Stri
             )
         })?;
     if let Some(ocsp) = &files.ocsp {
-        let der = read(ocsp, "OCSP response")?;
-        check_ocsp(&der, &leaf)
-            .map_err(|why| format!("OCSP response {}: {why}", ocsp.display()))?;
-        certified.ocsp = Some(der);
+        // Stapling is optional: a response that does not fit (a refresh
+        // that failed, one left from before a renewal) must not keep the
+        // certificate from loading. It is logged and nothing is stapled.
+        match read(ocsp, "OCSP response").and_then(|der| {
+            check_ocsp(&der, &leaf)
+                .map(|()| der)
+                .map_err(|why| format!("OCSP response {}: {why}", ocsp.display()))
+        }) {
+            Ok(der) => certified.ocsp = Some(der),
+            Err(e) => tracing::warn!("{e}; stapling nothing for {}", files.chain.display()),
+        }
     }
     Ok(Arc::new(certified))
+}
+
+/// A PEM key protected by a passphrase (PKCS#8 `ENCRYPTED PRIVATE KEY`,
+/// or the traditional `Proc-Type: 4,ENCRYPTED` header).
+fn is_encrypted(pem: &[u8]) -> bool {
+    pem.windows(9).any(|w| w == b"ENCRYPTED")
 }
 
 /// One DER element: its tag, its contents, what follows it.
@@ -118,8 +137,8 @@ fn serial_element(cert: &[u8]) -> Option<&[u8]> {
 /// PEM file, an empty one (a failed refresh) or another certificate's
 /// response would make clients that ask for the status fail the handshake.
 fn check_ocsp(response: &[u8], leaf: &[u8]) -> Result<(), String> {
-    let Some((0x30, body, _)) = der(response) else {
-        return Err("not a DER OCSP response (PEM or empty?)".to_owned());
+    let Some((0x30, body, [])) = der(response) else {
+        return Err("not a DER OCSP response (PEM, empty, or bytes after it?)".to_owned());
     };
     match der(body) {
         Some((0x0a, [0], rest)) if matches!(der(rest), Some((0xa0, ..))) => {}

@@ -52,8 +52,11 @@ pub(super) fn receive(
     let Some(tls) = conn.tls.as_mut() else {
         return;
     };
-    let first = !tls.received;
     tls.received = true;
+    let have = tls.first_len as usize;
+    let take = data.len().min(tls.first.len() - have);
+    tls.first[have..have + take].copy_from_slice(&data[..take]);
+    tls.first_len += take as u8;
     plain.clear();
     let result = tls.session.receive(data, plain);
     match result {
@@ -70,7 +73,8 @@ pub(super) fn receive(
             }
         }
         Err(e) => {
-            let plain_http = first && looks_like_http(data);
+            let plain_http = tls.session.is_handshaking()
+                && looks_like_http(&tls.first[..tls.first_len as usize]);
             debug!(
                 core = ex.core,
                 client = %conn.peer.get(),
@@ -316,10 +320,12 @@ const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\ncontent-type: tex
 content-length: 46\r\nconnection: close\r\n\r\nThe plain HTTP request was sent to HTTPS port\n";
 
 /// The first bytes of a connection look like an HTTP request line (a
-/// method in capitals, then a space), not a TLS record.
+/// method in capitals, then a space, or the end of what came: rustls
+/// refuses the first byte already, as no record type is a letter), not a
+/// TLS record.
 fn looks_like_http(data: &[u8]) -> bool {
     let method = data.iter().take_while(|b| b.is_ascii_uppercase()).count();
-    (3..=7).contains(&method) && data.get(method) == Some(&b' ')
+    (1..=7).contains(&method) && matches!(data.get(method), Some(b' ') | None)
 }
 
 /// Whether a TLS connection has records to send that no plaintext asked
