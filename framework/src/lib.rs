@@ -69,6 +69,7 @@
 //! ```
 
 pub mod app;
+pub mod check;
 pub mod config;
 pub(crate) mod conn;
 pub(crate) mod driver;
@@ -93,6 +94,7 @@ pub use ::http as http_types;
 pub use ::http::{header, Method, StatusCode};
 pub use app::App;
 pub use bytes::Bytes;
+pub use check::{check, print_check};
 pub use config::Config;
 /// The `cookie` crate, whose `Cookie` [`Response::cookie`] takes (its
 /// version, so an app needs no dependency of its own to match).

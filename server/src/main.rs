@@ -1,6 +1,6 @@
 //! `percore-server`: a static file server on percore.
 //!
-//! `percore-server [--root DIR] [--listen HOST:PORT] [--workers N] [--config FILE]`
+//! `percore-server [--root DIR] [--listen HOST:PORT] [--workers N] [--config FILE] [--check]`
 //! serves DIR (default: the `[files] root` of the config, `.`) at `/`.
 //! Flags override the config file; a bad key or value is one line and exit 2.
 
@@ -20,6 +20,10 @@ struct Cli {
     /// Directory to serve (overrides `files.root`).
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
+    /// Run the setup probes for this configuration, print one line each,
+    /// and exit: 0 if the server can run, 1 otherwise (naming the first fix).
+    #[arg(long)]
+    check: bool,
 }
 
 fn main() {
@@ -33,6 +37,17 @@ fn main() {
     };
     if let Some(root) = cli.root {
         config.files.root = root;
+    }
+    if cli.check {
+        let mut code = percore::print_check(&config);
+        if !config.files.root.is_dir() {
+            println!(
+                "FAIL  files.root: {} is not a directory",
+                config.files.root.display()
+            );
+            code = 1;
+        }
+        std::process::exit(code);
     }
     if !config.files.root.is_dir() {
         eprintln!(

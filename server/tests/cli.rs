@@ -484,3 +484,61 @@ fn sighup_is_survived_sigquit_drains_and_a_second_signal_cuts_the_drain() {
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     drop(slow);
 }
+
+#[test]
+fn check_prints_one_line_per_probe_and_names_the_first_fix() {
+    let dir = TempDir::new("check");
+    let good = run(&[
+        "--check",
+        "--listen",
+        "127.0.0.1:0",
+        "--root",
+        dir.path().to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&good.stdout);
+    assert_eq!(good.status.code(), Some(0), "{text}");
+    for probe in [
+        "kernel:",
+        "io_uring:",
+        "RLIMIT_MEMLOCK:",
+        "RLIMIT_NOFILE:",
+        "server.listen:",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("ok") && l.contains(probe)),
+            "{probe}: {text}"
+        );
+    }
+    // A taken port and a broken certificate: exit 1, the first fix named.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().to_string();
+    let cert = dir.write("bad.crt", b"not a certificate");
+    let config = dir.write(
+        "c.toml",
+        format!("[tls]\ncert = {cert:?}\nkey = {cert:?}\n").as_bytes(),
+    );
+    let bad = run(&[
+        "--check",
+        "--config",
+        config.to_str().unwrap(),
+        "--listen",
+        &port,
+        "--root",
+        dir.path().to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAIL  server.listen:") && text.contains("EADDRINUSE"),
+        "{text}"
+    );
+    assert!(
+        text.contains("FAIL  tls:") && text.contains("bad.crt"),
+        "{text}"
+    );
+    assert!(
+        text.contains("first fix: stop the other server, or --takeover"),
+        "{text}"
+    );
+}

@@ -8,7 +8,7 @@
 
 pub(crate) mod buf_ring;
 pub(crate) mod op;
-mod setup;
+pub(crate) mod setup;
 pub(crate) mod token;
 
 use std::collections::VecDeque;

@@ -68,7 +68,7 @@ pub fn bind_listeners(
 
 /// Binds `addr` without `SO_REUSEPORT` and lets it go: that fails while any
 /// socket listens there, ours or another process's.
-fn ensure_free(addr: SocketAddr) -> io::Result<()> {
+pub(crate) fn ensure_free(addr: SocketAddr) -> io::Result<()> {
     let fd = socket::socket(family(addr), SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
     // Not blocked by connections of an earlier run in TIME_WAIT.
     setsockopt(&fd, sockopt::ReuseAddr, &true)?;

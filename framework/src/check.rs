@@ -1,0 +1,187 @@
+//! `percore::check()` and `percore-server --check`: the setup probes, run
+//! before serving, one line each, for an operator (or a bug report). Not on
+//! the request path: it runs the same probes the workers would, once, and
+//! says which fails first and how to fix it.
+
+use std::fmt;
+
+use crate::config::Config;
+
+/// One probe's result.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// What was probed (`io_uring`, `RLIMIT_NOFILE`, `server.listen` ...).
+    pub what: &'static str,
+    /// What was found.
+    pub found: String,
+    /// `None` if the configured server can run with it, else the fix.
+    pub fix: Option<String>,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.fix {
+            None => write!(f, "ok    {}: {}", self.what, self.found),
+            Some(fix) => write!(f, "FAIL  {}: {} -> {fix}", self.what, self.found),
+        }
+    }
+}
+
+fn ok(what: &'static str, found: impl Into<String>) -> Finding {
+    Finding {
+        what,
+        found: found.into(),
+        fix: None,
+    }
+}
+
+fn fail(what: &'static str, found: impl Into<String>, fix: impl Into<String>) -> Finding {
+    Finding {
+        what,
+        found: found.into(),
+        fix: Some(fix.into()),
+    }
+}
+
+/// Locked memory a worker's ring and buffer ring take, about (README:
+/// 130 to 190 KiB).
+const MEMLOCK_PER_WORKER: u64 = 192 * 1024;
+
+/// Runs every probe for `config`: kernel, io_uring (sysctl, seccomp, ring
+/// setup with every opcode and flag the server uses), RLIMIT_MEMLOCK,
+/// RLIMIT_NOFILE, the listen addresses, the TLS files.
+pub fn check(config: &Config) -> Vec<Finding> {
+    let workers = match config.server.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let mut out = Vec::new();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|e| format!("unknown ({e})"));
+    out.push(ok("kernel", kernel));
+    let sysctl = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "absent (0)".to_owned());
+    out.push(match sysctl.as_str() {
+        "1" | "2" => fail(
+            "kernel.io_uring_disabled",
+            sysctl,
+            "sysctl kernel.io_uring_disabled=0",
+        ),
+        _ => ok("kernel.io_uring_disabled", sysctl),
+    });
+    let seccomp = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Seccomp:").map(|v| v.trim().to_owned()))
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    let filtered = seccomp == "2";
+    out.push(ok(
+        "seccomp",
+        if filtered {
+            "a filter is on (a container?)".to_owned()
+        } else {
+            format!("mode {seccomp}")
+        },
+    ));
+    let sqpoll = config.ring.sqpoll.then_some(config.ring.sqpoll_idle_ms);
+    out.push(
+        match crate::driver::setup::build(config.ring.entries, sqpoll) {
+            Ok((_, features)) => ok("io_uring", features.to_string()),
+            Err(e) => fail("io_uring", "cannot be set up", e.to_string()),
+        },
+    );
+    use nix::sys::resource::{getrlimit, Resource};
+    let need = workers as u64 * MEMLOCK_PER_WORKER;
+    out.push(match getrlimit(Resource::RLIMIT_MEMLOCK) {
+        Ok((soft, _)) if soft >= need => ok(
+            "RLIMIT_MEMLOCK",
+            format!(
+                "{} KiB for {workers} worker(s) needing about {} KiB",
+                soft / 1024,
+                need / 1024
+            ),
+        ),
+        Ok((soft, _)) => fail(
+            "RLIMIT_MEMLOCK",
+            format!(
+                "{} KiB for {workers} worker(s) needing about {} KiB",
+                soft / 1024,
+                need / 1024
+            ),
+            "ulimit -l unlimited (LimitMEMLOCK=infinity, docker run --ulimit memlock=-1)",
+        ),
+        Err(e) => ok("RLIMIT_MEMLOCK", format!("unknown ({e})")),
+    });
+    let conns = workers as u64 * config.server.max_connections as u64;
+    out.push(match getrlimit(Resource::RLIMIT_NOFILE) {
+        // The server raises the soft limit to the hard one at start.
+        Ok((_, hard)) if hard >= conns + 64 => ok(
+            "RLIMIT_NOFILE",
+            format!(
+                "{hard} (hard) for {workers} x {} connections",
+                config.server.max_connections
+            ),
+        ),
+        // It runs, capped: say so, as the server's start-up warning does.
+        Ok((_, hard)) => ok(
+            "RLIMIT_NOFILE",
+            format!(
+                "{hard} (hard) for {workers} x {} connections: each worker is capped at \
+                 {hard} (raise it with LimitNOFILE= or ulimit -Hn for more)",
+                config.server.max_connections
+            ),
+        ),
+        Err(e) => ok("RLIMIT_NOFILE", format!("unknown ({e})")),
+    });
+    let mut listens = vec![("server.listen", Some(config.server.listen))];
+    listens.push(("tls.redirect_http", config.tls.redirect_addr()));
+    listens.push(("metrics.listen", config.metrics.addr()));
+    for (what, addr) in listens {
+        let Some(addr) = addr else { continue };
+        out.push(match crate::net::ensure_free(addr) {
+            Ok(()) => ok(what, format!("{addr} is free")),
+            Err(_) if config.server.takeover => ok(
+                what,
+                format!("{addr} is in use: joined with server.takeover"),
+            ),
+            Err(e) => fail(
+                what,
+                format!("{addr}: {e}"),
+                "stop the other server, or --takeover",
+            ),
+        });
+    }
+    if config.tls.enabled() {
+        out.push(match crate::tls::Certificates::load(&config.tls) {
+            Ok(_) => ok(
+                "tls",
+                format!("{} and its key load", config.tls.cert.display()),
+            ),
+            Err(e) => fail("tls", e, "fix the [tls] files"),
+        });
+    }
+    out
+}
+
+/// Prints [`check`]'s findings, one line each, and the first fix; the
+/// process's exit status: 0 when the configured server can run, else 1.
+pub fn print_check(config: &Config) -> i32 {
+    let findings = check(config);
+    for f in &findings {
+        println!("{f}");
+    }
+    match findings.iter().find(|f| f.fix.is_some()) {
+        None => {
+            println!("percore can run with this configuration");
+            0
+        }
+        Some(f) => {
+            println!("first fix: {}", f.fix.as_deref().unwrap_or(""));
+            1
+        }
+    }
+}
