@@ -1012,3 +1012,22 @@ fn proxy_streams_uploads_adds_x_forwarded_for_and_strips_hop_headers() {
     drop(s);
     writer.join().unwrap();
 }
+
+/// Every app built on `Server::from_args` has `--check`.
+#[test]
+fn check_runs_the_probes_and_exits() {
+    let out = Command::new(env!("CARGO_BIN_EXE_hello"))
+        .args(["--check", "--listen", "127.0.0.1:0", "--workers", "1"])
+        .output()
+        .expect("run hello --check");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("ok    io_uring:")),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("percore can run with this configuration\n"),
+        "{text}"
+    );
+}

@@ -20,14 +20,11 @@ struct Cli {
     /// Directory to serve (overrides `files.root`).
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
-    /// Run the setup probes for this configuration, print one line each,
-    /// and exit: 0 if the server can run, 1 otherwise (naming the first fix).
-    #[arg(long)]
-    check: bool,
 }
 
 fn main() {
     let cli = Cli::parse();
+    let check = cli.common.check;
     let mut config = match cli.common.into_config() {
         Ok(c) => c,
         Err(e) => {
@@ -38,7 +35,7 @@ fn main() {
     if let Some(root) = cli.root {
         config.files.root = root;
     }
-    if cli.check {
+    if check {
         let mut code = percore::print_check(&config);
         if !config.files.root.is_dir() {
             println!(

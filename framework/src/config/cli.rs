@@ -34,6 +34,11 @@ pub struct CommonArgs {
     /// EADDRINUSE: start the new server with this, then SIGTERM the old one
     #[arg(long)]
     pub takeover: bool,
+
+    /// Run the setup probes for this configuration, print one line each,
+    /// and exit: 0 if the server can run, 1 otherwise (naming the first fix)
+    #[arg(long)]
+    pub check: bool,
 }
 
 impl CommonArgs {

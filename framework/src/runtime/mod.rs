@@ -75,6 +75,7 @@ impl Server {
     /// around the common ones (`#[command(flatten)] common: CommonArgs`).
     /// A bad config prints one clear line and exits with status 2.
     pub fn from_common_args(common: crate::config::CommonArgs) -> Server {
+        let check = common.check;
         let config = match common.into_config() {
             Ok(c) => c,
             Err(e) => {
@@ -82,6 +83,10 @@ impl Server {
                 std::process::exit(2);
             }
         };
+        if check {
+            // `--check`: the probes, then exit (see `crate::check`).
+            std::process::exit(crate::check::print_check(&config));
+        }
         crate::init_logging(&config.log.level);
         Server::new(config)
     }
