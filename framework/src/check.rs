@@ -88,12 +88,20 @@ pub fn check(config: &Config) -> Vec<Finding> {
         },
     ));
     let sqpoll = config.ring.sqpoll.then_some(config.ring.sqpoll_idle_ms);
-    out.push(
-        match crate::driver::setup::build(config.ring.entries, sqpoll) {
-            Ok((_, features)) => ok("io_uring", features.to_string()),
-            Err(e) => fail("io_uring", "cannot be set up", e.to_string()),
-        },
-    );
+    match crate::driver::setup::build(config.ring.entries, sqpoll) {
+        Ok((_, features)) => {
+            out.push(ok("io_uring", features.to_string()));
+            // `build` has probed each opcode the server submits: all there.
+            let mut names: Vec<&str> = Vec::new();
+            for (_, name) in crate::driver::op::PROBED {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            out.push(ok("io_uring opcodes", names.join(", ")));
+        }
+        Err(e) => out.push(fail("io_uring", "cannot be set up", e.to_string())),
+    }
     use nix::sys::resource::{getrlimit, Resource};
     let need = workers as u64 * MEMLOCK_PER_WORKER;
     out.push(match getrlimit(Resource::RLIMIT_MEMLOCK) {
