@@ -51,10 +51,7 @@ const MEMLOCK_PER_WORKER: u64 = 192 * 1024;
 /// setup with every opcode and flag the server uses), RLIMIT_MEMLOCK,
 /// RLIMIT_NOFILE, the listen addresses, the TLS files.
 pub fn check(config: &Config) -> Vec<Finding> {
-    let workers = match config.server.workers {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    };
+    let workers = crate::runtime::worker_count(config);
     let mut out = Vec::new();
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_owned())

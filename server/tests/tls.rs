@@ -628,16 +628,7 @@ fn plain_http_redirects_to_https_which_sends_hsts() {
         line.contains(&addr.to_string()),
         "the HTTPS line comes first: {line}"
     );
-    // The second "listening on" line is the redirect's.
-    let plain = loop {
-        let line = server
-            .lines
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the redirect listener's line");
-        if line.contains("listening on ") {
-            break listening_addr(&line);
-        }
-    };
+    let plain = listening_addr(&server.wait_for("(http, redirects to https)"));
     let port = addr.port();
     let get = raw(
         plain,
@@ -820,7 +811,7 @@ fn a_slow_reader_of_a_large_file_holds_a_chunk_not_the_file() {
 fn the_redirect_keeps_odd_targets_and_never_reads_an_upload() {
     let dir = TempDir::new("tls-redirect-odd");
     let (cert, key) = self_signed(dir.path(), "localhost");
-    let (server, addr) = start(
+    let (mut server, addr) = start(
         &dir,
         &format!(
             "[server]\nlisten = \"127.0.0.1:0\"\nworkers = 1\n[files]\nroot = {:?}\n\
@@ -830,15 +821,7 @@ fn the_redirect_keeps_odd_targets_and_never_reads_an_upload() {
             dir.path()
         ),
     );
-    let plain = loop {
-        let line = server
-            .lines
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the redirect listener's line");
-        if line.contains("(http, redirects to https)") {
-            break listening_addr(&line);
-        }
-    };
+    let plain = listening_addr(&server.wait_for("(http, redirects to https)"));
     // The Location names the public port, 443: so, no port.
     let _ = addr;
     let send = |bytes: &[u8]| {

@@ -16,12 +16,11 @@ pub(crate) struct TlsConn {
     /// clear, as nginx's) goes instead of the alert.
     pub(crate) plain_answer: Option<&'static [u8]>,
     /// The connection's first bytes (up to 8), however they were split:
-    /// a plain HTTP request line shows in them.
+    /// a plain HTTP request line shows in them. Some arrived (`first_len >
+    /// 0`): an EOF before the handshake ends is then a failed handshake,
+    /// not a port probe.
     pub(crate) first: [u8; 8],
     pub(crate) first_len: u8,
-    /// Some ciphertext arrived (an EOF before the handshake ends is then a
-    /// failed handshake, not a port probe).
-    pub(crate) received: bool,
     /// The handshake's end (or its failure) was counted in the metrics.
     pub(crate) counted: bool,
 }
@@ -35,7 +34,6 @@ impl TlsConn {
             plain_answer: None,
             first: [0; 8],
             first_len: 0,
-            received: false,
             counted: false,
         }
     }

@@ -196,10 +196,7 @@ impl Server {
         };
         let config = Arc::new(config);
         let cpus = affinity_cpus();
-        let workers = match config.server.workers {
-            0 => cpus.len().max(1),
-            n => n,
-        };
+        let workers = worker_count(&config);
         let registry: metrics::Registry = (0..workers)
             .map(|_| Arc::new(metrics::Counters::default()))
             .collect();
@@ -496,6 +493,15 @@ fn run_worker(
             let _ = ready.send(Err(e));
             Ok(())
         }
+    }
+}
+
+/// Workers `config` asks for: `server.workers`, or one per CPU in the
+/// affinity mask.
+pub(crate) fn worker_count(config: &Config) -> usize {
+    match config.server.workers {
+        0 => affinity_cpus().len().max(1),
+        n => n,
     }
 }
 

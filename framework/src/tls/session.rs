@@ -7,15 +7,6 @@ use std::sync::Arc;
 
 use rustls::{ServerConfig, ServerConnection};
 
-/// What a receive produced.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Received {
-    /// Plaintext bytes appended for the codec.
-    pub(crate) plaintext: usize,
-    /// The client sent close_notify: nothing more will come.
-    pub(crate) closed: bool,
-}
-
 /// One connection's TLS state.
 pub(crate) struct TlsSession {
     conn: ServerConnection,
@@ -31,15 +22,16 @@ impl TlsSession {
     }
 
     /// Bytes from the socket: records are decrypted, the plaintext appended
-    /// to `plaintext`. Handshake answers wait for [`Self::take_output`].
+    /// to `plaintext`; true once the client sent close_notify (nothing more
+    /// will come). Handshake answers wait for [`Self::take_output`].
     /// An error (garbage, a plaintext request, a bad handshake, a fatal
     /// alert) ends the connection; rustls has queued the alert to send.
     pub(crate) fn receive(
         &mut self,
         mut ciphertext: &[u8],
         plaintext: &mut Vec<u8>,
-    ) -> Result<Received, rustls::Error> {
-        let mut got = Received::default();
+    ) -> Result<bool, rustls::Error> {
+        let mut closed = false;
         while !ciphertext.is_empty() {
             // Reads at most one buffer's worth; loops until all is taken.
             let n = self
@@ -47,20 +39,18 @@ impl TlsSession {
                 .read_tls(&mut ciphertext)
                 .map_err(|e| rustls::Error::General(e.to_string()))?;
             let state = self.conn.process_new_packets()?;
-            let before = plaintext.len();
             match self.conn.reader().read_to_end(plaintext) {
-                Ok(_) => got.closed = true, // close_notify
+                Ok(_) => closed = true, // close_notify
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => got.closed = true,
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => closed = true,
                 Err(e) => return Err(rustls::Error::General(e.to_string())),
             }
-            got.plaintext += plaintext.len() - before;
-            got.closed |= state.peer_has_closed();
+            closed |= state.peer_has_closed();
             if n == 0 {
                 break;
             }
         }
-        Ok(got)
+        Ok(closed)
     }
 
     /// Encrypts `plaintext` (a response) into records queued for sending.

@@ -210,9 +210,8 @@ impl Exchange {
         if !self.proxy_header_step(conn, data) {
             return None;
         }
-        let rest = conn.http.inbuf.clone();
-        conn.http.inbuf.clear();
-        Some(rest)
+        // The pooled input buffer itself: the caller gives it back.
+        Some(std::mem::take(&mut conn.http.inbuf))
     }
 
     /// Takes `data` toward the PROXY header; true once it is whole (and

@@ -32,16 +32,16 @@ impl Worker {
             self.submit_file_op(slot);
         }
         let conn = &mut self.conns[slot as usize];
-        if conn.output.is_idle() && conn.tls.is_some() {
+        // With output in flight, its completion flushes again.
+        let idle = conn.output.is_idle();
+        if idle && conn.tls.is_some() {
             self.flush_tls(slot);
-        } else if conn.output.is_idle() {
-            if !conn.http.out.is_empty() {
-                self.start_send(slot);
-            } else if conn.http.outgoing.is_some() {
-                self.start_part(slot);
-            } else if conn.phase == Phase::CloseAfterFlush && conn.http.pending.is_none() {
-                self.finish_close(slot);
-            }
+        } else if idle && !conn.http.out.is_empty() {
+            self.start_send(slot);
+        } else if idle && conn.http.outgoing.is_some() {
+            self.start_part(slot);
+        } else if idle && conn.phase == Phase::CloseAfterFlush && conn.http.pending.is_none() {
+            self.finish_close(slot);
         }
         self.arm_timer(slot);
     }

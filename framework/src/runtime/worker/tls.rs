@@ -39,20 +39,17 @@ pub(super) fn receive(
     data: &[u8],
     now: Millis,
 ) {
-    let mut data = data;
-    let leftover;
     if conn.http.waiting == Waiting::Proxy {
         // The PROXY header comes before the TLS records, in the clear.
-        match ex.proxy_header(conn, data) {
-            Some(rest) => leftover = rest,
-            None => return,
+        if let Some(rest) = ex.proxy_header(conn, data) {
+            receive(ex, conn, plain, &rest, now);
+            ex.pool.put(rest);
         }
-        data = &leftover;
+        return;
     }
     let Some(tls) = conn.tls.as_mut() else {
         return;
     };
-    tls.received = true;
     let have = tls.first_len as usize;
     let take = data.len().min(tls.first.len() - have);
     tls.first[have..have + take].copy_from_slice(&data[..take]);
@@ -60,7 +57,7 @@ pub(super) fn receive(
     plain.clear();
     let result = tls.session.receive(data, plain);
     match result {
-        Ok(got) => {
+        Ok(closed) => {
             if !tls.counted && !tls.session.is_handshaking() {
                 tls.counted = true;
                 ex.metrics.tls_handshakes.add(1);
@@ -68,7 +65,7 @@ pub(super) fn receive(
             if !plain.is_empty() {
                 ex.receive(conn, plain, now);
             }
-            if got.closed {
+            if closed {
                 ex.peer_closed(conn); // close_notify: as a read EOF
             }
         }
@@ -143,7 +140,6 @@ impl Worker {
     /// 400) is the last thing sent, then the connection closes, dropping
     /// any response under way (its bytes can no longer be sealed).
     fn flush_failed(&mut self, slot: u32) {
-        let deadline = Clock::deadline(self.now, self.config.timeouts.send());
         let conn = &mut self.conns[slot as usize];
         let Some(tls) = conn.tls.as_mut() else {
             return;
@@ -159,24 +155,12 @@ impl Worker {
             self.ex.pool.put(buf);
             return self.begin_close(slot);
         }
-        let op = op::Send::new(buf);
-        let entry = op.entry(
-            conn.fd,
-            Token::conn(Op::Send, slot, conn.generation).encode(),
-        );
-        conn.output = Output::Sealed(Box::new(Sealed {
-            op,
-            plain: 0,
-            of_part: false,
-        }));
-        conn.send_deadline = Deadline::at(deadline);
-        self.push(entry);
+        self.push_sealed(slot, buf, 0, false);
     }
 
     /// Sends the records the session has ready, which carry `plain` bytes
     /// of plaintext (of the front body part if `of_part`).
     fn send_sealed(&mut self, slot: u32, plain: u64, of_part: bool) {
-        let deadline = Clock::deadline(self.now, self.config.timeouts.send());
         let conn = &mut self.conns[slot as usize];
         let Some(tls) = conn.tls.as_mut() else {
             return;
@@ -184,12 +168,20 @@ impl Worker {
         let mut buf = self.ex.pool.get();
         tls.session.take_output(&mut buf);
         if buf.is_empty() {
-            // Nothing to send (a failed session seals nothing): count the
-            // plaintext as gone, so the response still ends.
+            // Nothing came out (no plaintext, no record pending): the body
+            // moves on as if it were sent.
             self.ex.pool.put(buf);
             self.sealed_done(slot, plain, of_part);
             return self.part_progress(slot);
         }
+        self.push_sealed(slot, buf, plain, of_part);
+    }
+
+    /// Sends `buf` (records carrying `plain` bytes of plaintext, or a
+    /// failed session's last words) as the connection's output.
+    fn push_sealed(&mut self, slot: u32, buf: Vec<u8>, plain: u64, of_part: bool) {
+        let deadline = Clock::deadline(self.now, self.config.timeouts.send());
+        let conn = &mut self.conns[slot as usize];
         let op = op::Send::new(buf);
         let entry = op.entry(
             conn.fd,
@@ -302,7 +294,7 @@ impl Worker {
     /// counts as failed.
     pub(super) fn tls_closed(&mut self, conn: &Conn) {
         if let Some(tls) = conn.tls.as_ref() {
-            if tls.received && !tls.counted && tls.session.is_handshaking() {
+            if tls.first_len > 0 && !tls.counted && tls.session.is_handshaking() {
                 debug!(
                     core = self.ex.core,
                     client = %conn.peer.get(),
