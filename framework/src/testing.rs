@@ -346,3 +346,138 @@ fn parse(out: &[u8], head_only: bool) -> Option<TestResponse> {
         body: Bytes::from(body),
     })
 }
+
+/// One connection's bytes through the exchange without a socket or a ring:
+/// what the multishot recv would hand the engine in, what the worker would
+/// send out (sealed into records on a TLS connection). For the fuzz target
+/// at the TLS-to-HTTP boundary (`framework/fuzz`); sync handlers only.
+#[doc(hidden)]
+pub struct WireConn {
+    ex: Exchange,
+    conn: Conn,
+    plain: Vec<u8>,
+    core: Rc<Core>,
+    _remote: OwnedFd,
+}
+
+impl WireConn {
+    /// A fresh connection to `app`; a TLS one when `config.tls` names a
+    /// certificate (it is loaded as the server loads it).
+    pub fn new(mut app: App, config: &crate::config::Config) -> Result<WireConn, String> {
+        app.finish();
+        if let Some(e) = app.error.take() {
+            return Err(e.to_string());
+        }
+        let (remote_fd, remote) = crate::runtime::worker::remote_eventfd()
+            .map_err(|e| format!("an eventfd for the executor: {e}"))?;
+        let core = match crate::runtime::executor::try_core() {
+            Some(core) => core,
+            None => Core::install(remote_fd),
+        };
+        let ex = Exchange::for_config(app, config, 0);
+        let mut conn = Conn::new(0, 1, crate::conn::NEVER - 1);
+        conn.peer = PeerAddr::new(([127, 0, 0, 1], 40000).into());
+        if config.tls.enabled() {
+            let files = crate::tls::CertFiles {
+                chain: config.tls.cert.clone(),
+                key: config.tls.key.clone(),
+                ocsp: None,
+            };
+            let server = crate::tls::server_config(&files, &[], None)?;
+            let session =
+                crate::runtime::worker::tls::session(server).map_err(|e| e.to_string())?;
+            conn.tls = Some(session);
+        }
+        Ok(WireConn {
+            ex,
+            conn,
+            plain: Vec::new(),
+            core,
+            _remote: remote,
+        })
+    }
+
+    /// Bytes from the peer, as one recv.
+    pub fn receive(&mut self, bytes: &[u8]) {
+        if !self.conn.takes_input() {
+            return; // the worker discards what comes after the last response
+        }
+        let now = self.core.clock.now();
+        self.ex.owner = (0, 1);
+        if self.conn.tls.is_some() {
+            crate::runtime::worker::tls::receive(
+                &mut self.ex,
+                &mut self.conn,
+                &mut self.plain,
+                bytes,
+                now,
+            );
+        } else {
+            self.ex.receive(&mut self.conn, bytes, now);
+        }
+    }
+
+    /// The peer's EOF.
+    pub fn peer_closed(&mut self) {
+        if self.conn.takes_input() {
+            self.ex.peer_closed(&mut self.conn);
+        }
+    }
+
+    /// Whether the connection has stopped serving (its last response is
+    /// queued, or its TLS session failed).
+    pub fn is_ending(&self) -> bool {
+        !self.conn.is_open()
+    }
+
+    /// Everything the worker would send now, as it would: the responses
+    /// (held requests are served as the output drains), sealed on TLS;
+    /// close_notify once the last response is out; a failed session's
+    /// alert, or the plain 400 for plain HTTP on the TLS port.
+    pub fn take_sent(&mut self) -> Vec<u8> {
+        let now = self.core.clock.now();
+        let mut plain = Vec::new();
+        loop {
+            let before = plain.len();
+            plain.append(&mut self.conn.http.out);
+            if let Some(outgoing) = self.conn.http.outgoing.as_mut() {
+                while let Some(part) = outgoing.parts.pop_front() {
+                    if let Part::Bytes(b) = part {
+                        plain.extend_from_slice(&b);
+                    }
+                }
+                if outgoing.stream.is_none() {
+                    self.conn.http.outgoing = None;
+                }
+            }
+            self.ex.owner = (0, 1);
+            self.ex.resume(&mut self.conn, now);
+            if plain.len() == before && self.conn.http.out.is_empty() {
+                break;
+            }
+        }
+        let Some(tls) = self.conn.tls.as_mut() else {
+            return plain;
+        };
+        let mut sent = Vec::new();
+        if tls.failed {
+            tls.session.take_output(&mut sent);
+            if let Some(answer) = tls.plain_answer.take() {
+                sent.clear();
+                sent.extend_from_slice(answer);
+            }
+            return sent;
+        }
+        if !tls.close_sent {
+            tls.session.seal(&plain);
+            let ending = self.conn.phase == crate::conn::Phase::CloseAfterFlush
+                && self.conn.http.pending.is_none();
+            if ending && !tls.session.is_handshaking() {
+                tls.close_sent = true;
+                tls.session.close();
+            }
+        }
+        tls.session.take_output(&mut sent);
+        sent
+    }
+}

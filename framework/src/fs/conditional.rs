@@ -145,17 +145,21 @@ struct Tag<'a> {
 
 /// Does the `If-Match`/`If-None-Match` value `v` match `etag`? `*` matches
 /// (the file exists); otherwise strong or weak comparison per 8.8.3.2.
+/// A malformed list matches nothing, wherever the fault is (found by the
+/// `conditional` fuzz target: a match before the fault used to count, so
+/// the answer depended on where in the list the fault sat).
 fn list_matches(v: &[u8], etag: &str, strong: bool) -> bool {
     let mut rest = trim(v);
     if rest == b"*" {
         return true;
     }
+    let mut matched = false;
     loop {
         while let [b' ' | b'\t' | b',', r @ ..] = rest {
             rest = r;
         }
         if rest.is_empty() {
-            return false;
+            return matched;
         }
         let Some((tag, r)) = parse_tag(rest) else {
             return false;
@@ -164,9 +168,7 @@ fn list_matches(v: &[u8], etag: &str, strong: bool) -> bool {
         if !matches!(rest, [] | [b',', ..]) {
             return false; // malformed: junk after the tag
         }
-        if tag.opaque == etag.as_bytes() && !(strong && tag.weak) {
-            return true;
-        }
+        matched |= tag.opaque == etag.as_bytes() && !(strong && tag.weak);
     }
 }
 
@@ -235,6 +237,22 @@ mod tests {
         assert_ne!(etag(1, 0, 2, 3), etag(1, 0, 2, 4));
         assert!(etag(-1, 0, 0, 0).starts_with("\"0-0-ffffffffffffffff"));
         assert!(parse_tag(etag(i64::MIN, u32::MAX, u64::MAX, u64::MAX).as_bytes()).is_some());
+    }
+
+    /// Fuzz find (`conditional` target): a tag list with a malformed member
+    /// after the matching one matched; it now matches nothing either way.
+    #[test]
+    fn a_malformed_list_matches_nothing_wherever_the_fault_is() {
+        for v in [
+            "\"abc\", \"x\0\"",
+            "\"x\0\", \"abc\"",
+            "\"abc\" junk",
+            "\"abc\", W/",
+        ] {
+            assert!(!list_matches(v.as_bytes(), TAG, true), "{v:?}");
+            assert!(!list_matches(v.as_bytes(), TAG, false), "{v:?}");
+        }
+        assert!(list_matches(b"\"x\", , \"abc\",", TAG, true));
     }
 
     #[test]

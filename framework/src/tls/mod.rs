@@ -19,7 +19,6 @@ pub(crate) mod redirect;
 pub(crate) mod reload;
 pub(crate) mod session;
 
-#[cfg(test)]
 pub(crate) use certs::{server_config, CertFiles};
 pub(crate) use reload::{Certificates, CoreCertificates};
 pub(crate) use session::TlsSession;

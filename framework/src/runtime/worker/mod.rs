@@ -15,7 +15,7 @@ mod drain;
 mod files;
 mod output;
 mod receive;
-mod tls;
+pub(crate) mod tls;
 
 use std::os::fd::OwnedFd;
 use std::rc::Rc;

@@ -32,7 +32,7 @@ const CHUNK: usize = 60 * 1024;
 /// Bytes that arrived on a TLS connection: decrypted and handed to the
 /// exchange. Bad input (garbage, plaintext HTTP, a broken handshake, a
 /// fatal alert) ends this connection only, after the alert rustls queued.
-pub(super) fn receive(
+pub(crate) fn receive(
     ex: &mut Exchange,
     conn: &mut Conn,
     plain: &mut Vec<u8>,
@@ -95,7 +95,7 @@ pub(super) fn receive(
 }
 
 /// The session for a connection just accepted on the TLS listener.
-pub(super) fn session(config: std::sync::Arc<rustls::ServerConfig>) -> io::Result<Box<TlsConn>> {
+pub(crate) fn session(config: std::sync::Arc<rustls::ServerConfig>) -> io::Result<Box<TlsConn>> {
     TlsSession::new(config)
         .map(|s| Box::new(TlsConn::new(s)))
         .map_err(io::Error::other)
