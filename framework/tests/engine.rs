@@ -424,47 +424,6 @@ fn a_body_trickled_slower_than_its_timeout_overall_but_steadily_completes() {
     assert_eq!((r.status, r.body.as_slice()), (200, &b"abcdef"[..]));
 }
 
-#[test]
-fn at_max_connections_new_connections_wait_instead_of_being_reset() {
-    let server = server_with(1, |c| c.server.max_connections = 5);
-    let addr = server.local_addr();
-    let request = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n";
-    let mut held: Vec<TcpStream> = (0..5)
-        .map(|_| {
-            let mut s = connect(addr);
-            s.write_all(request).unwrap();
-            let mut pending = Vec::new();
-            assert_eq!(read_response(&mut s, &mut pending, false).status, 200);
-            s
-        })
-        .collect();
-    // Two more: the kernel completes their handshakes; the server must not
-    // take them off the queue only to drop them.
-    let mut waiting: Vec<TcpStream> = (0..2)
-        .map(|_| {
-            let mut s = connect(addr);
-            s.write_all(request).unwrap();
-            s
-        })
-        .collect();
-    std::thread::sleep(Duration::from_millis(200));
-    for s in &mut waiting {
-        s.set_nonblocking(true).unwrap();
-        let mut buf = [0u8; 64];
-        match s.read(&mut buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {} // waiting: right
-            other => panic!("a connection over the cap got {other:?} instead of waiting"),
-        }
-        s.set_nonblocking(false).unwrap();
-    }
-    // Slots free up: the waiting ones are served.
-    held.truncate(3);
-    for s in &mut waiting {
-        let mut pending = Vec::new();
-        assert_eq!(read_response(s, &mut pending, false).status, 200);
-    }
-}
-
 /// Shuts the server down and says how long the drain took: a connection
 /// the engine lost track of holds it until drain_secs and the grace after.
 fn drain_time(server: RunningServer) -> Duration {

@@ -170,3 +170,43 @@ fn a_peer_that_half_closes_gets_its_answers_and_a_prompt_close() {
         t.elapsed()
     );
 }
+
+/// Panics in `Drop` when a client leaves mid-request and its handler is
+/// dropped: a bug of the app, which stays with that request.
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("a handler's value panicked in drop");
+    }
+}
+
+#[test]
+fn a_handler_whose_drop_panics_when_its_client_leaves_does_not_take_the_core_down() {
+    let server = start(1, |_| {
+        App::new()
+            .route(
+                "/wait",
+                get(|| async {
+                    let _guard = PanicOnDrop;
+                    percore::time::sleep(Duration::from_secs(60)).await;
+                    "never"
+                }),
+            )
+            .route("/ok", get(|| "fine"))
+    });
+    let addr = server.local_addr();
+    for _ in 0..3 {
+        let mut s = connect(addr);
+        s.write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        drop(s); // the handler is dropped with the connection
+        std::thread::sleep(Duration::from_millis(50));
+        let r = roundtrip(addr, b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(r.body, b"fine");
+    }
+    assert!(!server.any_worker_exited());
+    server.shutdown();
+    server.join().expect("the worker ends cleanly");
+}

@@ -109,6 +109,9 @@ pub(crate) struct HttpState {
     pub(crate) continue_sent: bool,
     /// The peer sent EOF: nothing more will arrive.
     pub(crate) peer_eof: bool,
+    /// A request was served: idle now means kept alive (keep-alive timeout),
+    /// not waiting for the first request (header timeout).
+    pub(crate) served: bool,
     /// Requests awaiting their access-log line (when the log is on).
     pub(crate) access: Option<Box<crate::runtime::access::Track>>,
 }

@@ -36,6 +36,8 @@ pub enum Op {
     Task = 13,
     /// TLS: a read of a file part's next chunk, to be sealed.
     ReadChunk = 14,
+    /// At the connection cap: the listener's backlog has clients waiting.
+    ListenerReady = 15,
 }
 
 impl Op {
@@ -54,6 +56,7 @@ impl Op {
             12 => Op::Remote,
             13 => Op::Task,
             14 => Op::ReadChunk,
+            15 => Op::ListenerReady,
             _ => return None,
         })
     }
@@ -131,6 +134,7 @@ mod tests {
             Op::Remote,
             Op::Task,
             Op::ReadChunk,
+            Op::ListenerReady,
         ] {
             for (slot, generation) in [(0, 0), (u32::MAX, GENERATION_MASK), (17, 99)] {
                 let t = Token::conn(op, slot, generation);

@@ -82,7 +82,7 @@ pub(crate) fn render(cores: &[std::sync::Arc<Counters>]) -> String {
              percore_request_duration_seconds_count{{core=\"{core}\"}} {cumulative}"
         );
     }
-    let simple: [Family; 12] = [
+    let simple: [Family; 15] = [
         (
             "percore_received_bytes_total",
             "counter",
@@ -106,6 +106,24 @@ pub(crate) fn render(cores: &[std::sync::Arc<Counters>]) -> String {
             "counter",
             "Connections closed.",
             |c| &c.closed,
+        ),
+        (
+            "percore_connection_cap_waits_total",
+            "counter",
+            "Times clients were found waiting in the listen backlog while the core held server.max_connections.",
+            |c| &c.cap_waits,
+        ),
+        (
+            "percore_connections_closed_at_cap_total",
+            "counter",
+            "Idle keep-alive connections closed at server.max_connections so waiting clients are served (oldest idle first).",
+            |c| &c.closed_at_cap,
+        ),
+        (
+            "percore_accept_errors_total",
+            "counter",
+            "Accepts that failed for want of resources (ENFILE, ENOMEM...); accepting pauses 100 ms after each.",
+            |c| &c.accept_errors,
         ),
         (
             "percore_tls_handshakes_total",

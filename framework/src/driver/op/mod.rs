@@ -19,6 +19,7 @@ mod close;
 mod eventfd;
 mod file_io;
 mod open;
+mod poll;
 mod read;
 mod recv;
 mod send;
@@ -33,6 +34,7 @@ pub(crate) use close::Close;
 pub(crate) use eventfd::EventfdRead;
 pub(crate) use file_io::{Fsync, ReadAt, WriteAt};
 pub(crate) use open::OpenAt2;
+pub(crate) use poll::ListenerPoll;
 pub(crate) use read::Read;
 pub(crate) use recv::RecvMulti;
 pub(crate) use send::Send;
@@ -73,8 +75,9 @@ const fn probe<T: RingOp>() -> (u8, &'static str) {
 }
 
 /// Every opcode the event loop submits, from the op types themselves.
-pub(crate) const PROBED: [(u8, &str); 15] = [
+pub(crate) const PROBED: [(u8, &str); 16] = [
     probe::<AcceptDirect>(),
+    probe::<ListenerPoll>(),
     probe::<RecvMulti>(),
     probe::<Send<Vec<u8>>>(),
     probe::<SplicePair>(),

@@ -355,6 +355,7 @@ impl Exchange {
                     self.pool.put(std::mem::take(&mut http.inbuf));
                 }
                 http.waiting = Waiting::Idle;
+                http.served = true;
                 conn.read_deadline = Deadline::at(Clock::deadline(now, t.keepalive));
             }
             Stop::NeedHead => {

@@ -202,7 +202,9 @@ impl Core {
     /// queued (the worker then waits for their CQEs).
     pub(crate) fn drop_tasks(&self) {
         let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
-        drop(tasks);
+        for task in tasks {
+            contained(|| drop(task));
+        }
         self.ready.borrow_mut().clear();
     }
 
@@ -262,7 +264,7 @@ impl Core {
 
     /// Drops a task that is no longer wanted (its connection closed).
     pub(crate) fn cancel(&self, id: TaskId) {
-        drop(self.remove(id));
+        contained(|| drop(self.remove(id)));
     }
 
     /// Puts a task on the ready queue (once).
@@ -395,7 +397,7 @@ impl Core {
             }
             Err(panic) => {
                 tracing::error!("task panicked: {}", panic_message(&panic));
-                drop(future);
+                contained(|| drop(future));
                 let answer = Answer {
                     task: id,
                     owner,
@@ -438,14 +440,14 @@ impl Core {
             }
             Ok(Poll::Ready(())) => {
                 self.finish(id, false);
-                return future.release();
+                return contained(|| future.release());
             }
             Err(panic) => {
                 tracing::error!("task panicked: {}", panic_message(&panic));
                 self.finish(id, true);
             }
         }
-        drop(future);
+        contained(|| drop(future));
     }
 
     /// A task is done; a handler task that panicked answers 500.
@@ -523,6 +525,18 @@ fn next_generation(counter: &Cell<u32>) -> u32 {
     let g = counter.get();
     counter.set((g % ((1 << 24) - 1)) + 1);
     g
+}
+
+/// Runs `f` (dropping a task, or what it held) so that a panic in some
+/// `Drop` stays with the task: logged, and the core goes on. Unwinding out
+/// of here would kill the worker and every connection on it.
+fn contained(f: impl FnOnce()) {
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(f)) {
+        tracing::error!(
+            "task panicked while being dropped: {}",
+            panic_message(&panic)
+        );
+    }
 }
 
 pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {

@@ -1,8 +1,17 @@
 //! Accepting connections: a few single-shot accepts in flight, each with its
 //! own address buffer (so every connection knows its client), and never
-//! more than the core has room for below `server.max_connections`: at the
-//! cap none is in flight, and new clients wait in the listen backlog rather
-//! than being taken off it and dropped.
+//! more than the core has room for below `server.max_connections`.
+//!
+//! At the cap none is in flight: new clients wait in the listen backlog
+//! rather than being taken off it and dropped. A poll of the listener says
+//! when some wait; the core then closes its oldest idle connections (as
+//! many as wait, up to [`EVICT_MAX`]), as nginx reuses its keep-alive
+//! connections, and accepts them in their place. With no idle connection
+//! they wait for one to close or go idle.
+//!
+//! An accept that fails for want of resources (ENFILE, ENOMEM) pauses
+//! accepting for [`BACKOFF`]: the client stays in the backlog, nothing
+//! spins, and accepting resumes by itself.
 //!
 //! Cost: one SQE per connection instead of one per burst (multishot), a few
 //! tens of nanoseconds against the microseconds a connection's first
@@ -11,11 +20,11 @@
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
 
-use tracing::warn;
+use tracing::{debug, info, warn};
 
 use super::{tls, Worker};
-use crate::conn::{Conn, PeerAddr};
-use crate::driver::op::AcceptDirect;
+use crate::conn::{Conn, PeerAddr, Phase, Waiting};
+use crate::driver::op::{AcceptDirect, ListenerPoll};
 use crate::driver::token::{Op, Token, GENERATION_MASK};
 use crate::driver::Completion;
 use crate::runtime::timer::{Clock, Millis};
@@ -26,16 +35,29 @@ const IN_FLIGHT: usize = 8;
 /// After an accept error that is not the client's (descriptors exhausted,
 /// anything unexpected), accepting pauses this long rather than spin.
 const BACKOFF: Millis = 100;
+/// Idle connections closed at most per look at the backlog (nginx's
+/// `ngx_drain_connections` closes up to 32).
+const EVICT_MAX: usize = 32;
 
 /// A core's listener and its accepts.
 pub(super) struct Acceptor {
     /// The accepts, each in flight or idle; they share the listener, which
-    /// closes once they are all dropped.
+    /// closes once they and the poll are all dropped.
     slots: Vec<(AcceptDirect, bool)>,
-    /// The descriptor table was full: no accept until a connection closes.
-    starved: bool,
+    /// The listener's readiness poll (dropped once draining is done).
+    ready: Option<ListenerPoll>,
+    /// The poll is in flight.
+    polling: bool,
+    /// At the cap, the poll saw clients waiting: idle connections make
+    /// way for them until an accept goes out again.
+    waiting: bool,
+    /// A connection went idle (or clients were just seen waiting) since
+    /// the last look for idle connections to close.
+    look_for_idle: bool,
     /// Accepting failed: paused until then (see [`BACKOFF`]).
     pub(super) paused_until: Option<Millis>,
+    /// Failed accepts in a row (logged once, then when it recovers).
+    failures: u32,
     /// Draining: no new accepts; the listener closes when the last one's
     /// CQE is back.
     closing: bool,
@@ -45,11 +67,15 @@ impl Acceptor {
     pub(super) fn new(listener: OwnedFd) -> Acceptor {
         let listener = Rc::new(listener);
         Acceptor {
+            ready: Some(ListenerPoll::new(listener.clone())),
             slots: (0..IN_FLIGHT)
                 .map(|_| (AcceptDirect::new(listener.clone()), false))
                 .collect(),
-            starved: false,
+            polling: false,
+            waiting: false,
+            look_for_idle: false,
             paused_until: None,
+            failures: 0,
             closing: false,
         }
     }
@@ -60,18 +86,20 @@ impl Acceptor {
 
     /// Closed for good: draining and every accept's CQE is back.
     pub(super) fn closed(&self) -> bool {
-        self.slots.is_empty()
+        self.slots.is_empty() && self.ready.is_none()
     }
 
-    /// A connection closed: a full descriptor table has room again.
-    pub(super) fn room_again(&mut self) {
-        self.starved = false;
+    /// A connection went idle: if clients wait at the cap, it may make way.
+    pub(super) fn went_idle(&mut self) {
+        self.look_for_idle |= self.waiting;
     }
 
-    /// Drops the accepts (and so the listener) once none is in flight.
+    /// Drops the accepts and the poll (and so the listener) once none is
+    /// in flight.
     fn close_if_idle(&mut self) {
-        if self.closing && self.in_flight() == 0 {
+        if self.closing && self.in_flight() == 0 && !self.polling {
             self.slots.clear();
+            self.ready = None;
         }
     }
 }
@@ -85,12 +113,25 @@ impl Worker {
             return;
         }
         a.paused_until = None;
-        if a.closing || a.starved {
+        if a.closing {
             return;
         }
-        let mut room = self
-            .conn_cap
-            .saturating_sub(self.conns.len() + a.in_flight());
+        let in_flight = a.in_flight();
+        let mut room = self.conn_cap.saturating_sub(self.conns.len() + in_flight);
+        if room == 0 {
+            if in_flight == 0 && !a.waiting && !a.polling {
+                if let Some(poll) = &a.ready {
+                    a.polling = true;
+                    let entry = poll.entry(Token::worker(Op::ListenerReady).encode());
+                    self.push(entry);
+                }
+            } else if a.waiting && a.look_for_idle {
+                a.look_for_idle = false;
+                self.close_oldest_idle();
+            }
+            return;
+        }
+        a.waiting = false;
         let mut entries: [Option<io_uring::squeue::Entry>; IN_FLIGHT] = Default::default();
         for (i, (op, busy)) in a.slots.iter_mut().enumerate() {
             if room == 0 {
@@ -119,26 +160,37 @@ impl Worker {
                 // Cancelled (draining), or a client that left before it
                 // was accepted: nothing wrong with the listener.
                 libc::ECANCELED | libc::ECONNABORTED | libc::EINTR | libc::EAGAIN => {}
-                libc::ENFILE => {
-                    warn!(
-                        core = self.ex.core,
-                        "connection table full ({} per worker): new connections wait",
-                        self.conn_cap
-                    );
-                    self.accept.starved = true;
-                }
                 e => {
-                    warn!(
-                        core = self.ex.core,
-                        "accept failed: {}; retrying in {BACKOFF} ms",
-                        std::io::Error::from_raw_os_error(e)
-                    );
+                    // ENFILE, ENOMEM, ENOBUFS, a full descriptor table: the
+                    // client stays in the backlog; try again in a moment.
+                    self.ex.metrics.accept_errors.add(1);
+                    if self.accept.failures == 0 {
+                        warn!(
+                            core = self.ex.core,
+                            "accept failed: {}; new connections wait, retrying every {BACKOFF} ms",
+                            std::io::Error::from_raw_os_error(e)
+                        );
+                    }
+                    self.accept.failures = self.accept.failures.saturating_add(1);
                     self.accept.paused_until = Some(self.now + BACKOFF);
                 }
             }
             return;
         }
+        if self.accept.failures > 0 {
+            info!(
+                core = self.ex.core,
+                "accepting again after {} failed attempt(s)", self.accept.failures
+            );
+            self.accept.failures = 0;
+        }
         self.ex.metrics.accepted.add(1);
+        if let Some(n) = self.panic_on_accept.as_mut() {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                panic!("failpoint panic-on-accept (PERCORE_FAILPOINT)");
+            }
+        }
         let fd = c.result as u32;
         let generation = self.next_generation;
         self.next_generation = (self.next_generation + 1) & GENERATION_MASK;
@@ -174,8 +226,69 @@ impl Worker {
         }
     }
 
-    /// Draining: cancel the accepts in flight; the listener closes with the
-    /// last one's CQE.
+    /// The listener poll's CQE: at the cap, clients wait in the backlog.
+    pub(super) fn on_listener_ready(&mut self, c: Completion) {
+        let a = &mut self.accept;
+        a.polling = false;
+        a.close_if_idle();
+        if c.result > 0 && !a.closing {
+            a.waiting = true;
+            a.look_for_idle = true;
+            self.ex.metrics.cap_waits.add(1);
+        }
+    }
+
+    /// At the cap with clients waiting: closes the connections idle the
+    /// longest, as many as wait (up to [`EVICT_MAX`]); their slots go to
+    /// the waiting clients once the closes are done.
+    fn close_oldest_idle(&mut self) {
+        let Some(poll) = &self.accept.ready else {
+            return;
+        };
+        let want = poll.backlog().min(EVICT_MAX);
+        let t = &self.config.timeouts;
+        let (keepalive, header) = (t.keepalive().as_millis(), t.header().as_millis());
+        let now = self.now;
+        let mut idle: Vec<(Millis, u32)> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                c.phase == Phase::Open && c.is_idle() && c.http.waiting == Waiting::Idle
+            })
+            .map(|(slot, c)| {
+                // When it went idle: its read deadline less the timeout
+                // that was set from then.
+                let timeout = if c.http.served { keepalive } else { header } as Millis;
+                (
+                    c.read_deadline.get(now).saturating_sub(timeout),
+                    slot as u32,
+                )
+            })
+            .collect();
+        if idle.is_empty() {
+            debug!(
+                core = self.ex.core,
+                "at the connection cap ({}), none idle: new clients wait", self.conn_cap
+            );
+            return;
+        }
+        let n = want.min(idle.len());
+        if n < idle.len() {
+            idle.select_nth_unstable(n - 1);
+        }
+        debug!(
+            core = self.ex.core,
+            "at the connection cap ({}): closing {n} idle connection(s) for waiting clients",
+            self.conn_cap
+        );
+        for &(_, slot) in &idle[..n] {
+            self.ex.metrics.closed_at_cap.add(1);
+            self.begin_close(slot);
+        }
+    }
+
+    /// Draining: cancel the accepts and the poll in flight; the listener
+    /// closes with the last one's CQE.
     pub(super) fn stop_accepting(&mut self) {
         self.accept.closing = true;
         let busy: Vec<u32> = (self.accept.slots.iter().enumerate())
@@ -184,6 +297,9 @@ impl Worker {
             .collect();
         for i in busy {
             self.cancel(Token::conn(Op::Accept, i, 0));
+        }
+        if self.accept.polling {
+            self.cancel(Token::worker(Op::ListenerReady));
         }
         self.accept.close_if_idle();
     }

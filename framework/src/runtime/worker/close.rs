@@ -150,6 +150,5 @@ impl Worker {
         conn.http.inbuf.clear();
         conn.http.out.clear();
         conn.http.release_buffers(&mut self.ex.pool);
-        self.accept.room_again();
     }
 }

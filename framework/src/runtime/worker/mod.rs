@@ -125,6 +125,16 @@ pub(crate) struct Worker {
     certs: Option<crate::tls::CoreCertificates>,
     /// Scratch for the plaintext a TLS record held.
     tls_plain: Vec<u8>,
+    /// The failpoint `PERCORE_FAILPOINT=panic-on-accept:N`: the core panics
+    /// (outside any handler) on its Nth accepted connection. For testing
+    /// the fault path and supervisors (RELIABILITY.md); read once at start.
+    panic_on_accept: Option<u64>,
+}
+
+/// `PERCORE_FAILPOINT=panic-on-accept:N`, if set.
+fn panic_on_accept_failpoint() -> Option<u64> {
+    let v = std::env::var("PERCORE_FAILPOINT").ok()?;
+    v.strip_prefix("panic-on-accept:")?.parse().ok()
 }
 
 impl Worker {
@@ -188,6 +198,7 @@ impl Worker {
             drain_deadline: None,
             certs: setup.certs.map(crate::tls::CoreCertificates::new),
             tls_plain: Vec::new(),
+            panic_on_accept: panic_on_accept_failpoint(),
         };
         worker.ex.date.refresh(SystemTime::now());
         let entry = worker.wake.entry(Token::worker(Op::Wake).encode());
@@ -197,10 +208,33 @@ impl Worker {
         Ok((worker, features))
     }
 
+    /// Runs until drained (see [`Self::run_to_end`]). A panic outside any
+    /// handler or task (a bug in the engine) ends this worker with an
+    /// error naming it, and the server then stops with a non-zero exit so
+    /// a supervisor restarts it, rather than serve on with a core missing.
+    /// The worker is leaked, not dropped: the kernel may still own memory
+    /// of its ops in flight (a file read, the buffer ring), and the
+    /// process is about to exit.
+    pub(crate) fn run(self) -> Result<()> {
+        let core = self.ex.core;
+        let mut worker = std::mem::ManuallyDrop::new(self);
+        let run = std::panic::AssertUnwindSafe(|| worker.run_to_end());
+        match std::panic::catch_unwind(run) {
+            Ok(result) => {
+                drop(std::mem::ManuallyDrop::into_inner(worker));
+                result
+            }
+            Err(panic) => Err(Error::Worker(format!(
+                "core {core} panicked outside any handler: {}",
+                crate::runtime::executor::panic_message(&panic)
+            ))),
+        }
+    }
+
     /// Runs until drained; then drops the core's tasks and waits (a
     /// bounded time) for the CQEs of their ops, whose memory the kernel
     /// owns until then.
-    pub(crate) fn run(mut self) -> Result<()> {
+    fn run_to_end(&mut self) -> Result<()> {
         let result = self.turns();
         self.core.drop_tasks();
         let deadline = Instant::now() + DRAIN_GRACE;
@@ -384,6 +418,7 @@ impl Worker {
         };
         match token.op {
             Op::Accept => return self.on_accept(token.slot, c),
+            Op::ListenerReady => return self.on_listener_ready(c),
             Op::Wake => return self.on_wake(c),
             Op::Remote => return self.on_remote(),
             Op::Task => {
@@ -415,7 +450,7 @@ impl Worker {
             Op::ReadChunk => self.on_read_chunk(slot, c),
             Op::Shutdown => self.on_shutdown(slot),
             Op::Close => return self.on_close(slot),
-            Op::Accept | Op::Wake | Op::Remote | Op::Task | Op::Cancel => {}
+            Op::Accept | Op::ListenerReady | Op::Wake | Op::Remote | Op::Task | Op::Cancel => {}
         }
         // Whatever path the completion took (an error on a connection that
         // was already closing included): the close goes out once its last

@@ -379,6 +379,9 @@ impl Worker {
         }
         if conn.is_idle() {
             conn.http.release_buffers(&mut self.ex.pool);
+            if conn.is_open() && conn.http.waiting == crate::conn::Waiting::Idle {
+                self.accept.went_idle();
+            }
             if self.draining && conn.is_open() && conn.http.waiting == crate::conn::Waiting::Idle {
                 // An answer sent before the drain began, without `Connection:
                 // close`: the client may be sending its next request now.

@@ -38,7 +38,13 @@ impl Worker {
         match c.result {
             // ENOBUFS: the buffer ring ran dry (load, not an error).
             // ECANCELED: a pause for backpressure (or a close).
-            r if r == -libc::ENOBUFS => self.ex.metrics.recv_buffers_exhausted.add(1),
+            r if r == -libc::ENOBUFS => {
+                self.ex.metrics.recv_buffers_exhausted.add(1);
+                tracing::debug!(
+                    core = self.ex.core,
+                    "receive buffers ran dry (ring.buffers); the recv is re-armed"
+                );
+            }
             r if r == -libc::ECANCELED => {}
             r if r < 0 => return self.conn_failed(slot, "recv", -r),
             0 => {
