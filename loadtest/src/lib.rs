@@ -8,7 +8,8 @@
 //! - [`idle`]: the idle keep-alive memory scenario, a Rust client;
 //! - [`procfs`]: CPU time and RSS of a server's process tree from /proc;
 //! - [`report`]: medians, the markdown table, the JSON dump;
-//! - [`chart`]: the SVG chart.
+//! - [`chart`]: the SVG chart;
+//! - [`soak`]: `--soak MINUTES`, mixed traffic and resource sampling.
 //!
 //! `main.rs` is the CLI and the round loop.
 
@@ -18,6 +19,7 @@ pub mod oha;
 pub mod procfs;
 pub mod report;
 pub mod scenarios;
+pub mod soak;
 pub mod targets;
 pub mod wrk;
 

@@ -60,6 +60,11 @@ struct Cli {
     /// Also write the chart to BENCHMARKS-chart.svg at the repository root.
     #[arg(long)]
     write_benchmarks: bool,
+    /// Instead of benchmarks: a soak of this many minutes (fractions too)
+    /// against percore-server with TLS and the proxy example; see
+    /// RELIABILITY.md. Exits 1 if it fails.
+    #[arg(long, value_name = "MINUTES")]
+    soak: Option<f64>,
 }
 
 fn main() -> ExitCode {
@@ -82,6 +87,9 @@ fn repo_root() -> PathBuf {
 
 fn run(mut cli: Cli) -> Result<ExitCode, String> {
     let repo = repo_root();
+    if let Some(minutes) = cli.soak {
+        return soak(&repo, minutes, cli.no_build);
+    }
     if cli.smoke {
         cli.rounds = 1;
         cli.secs = 2;
@@ -280,12 +288,63 @@ fn progress_line(run: &Run) -> String {
 
 /// Build hello and percore-server in release mode; a failure is reported and
 /// the run goes on with whatever binaries exist.
+/// `--soak MINUTES`: builds percore-server and the proxy (unless
+/// `no_build`), runs the soak, prints its summary and writes its record.
+fn soak(repo: &Path, minutes: f64, no_build: bool) -> Result<ExitCode, String> {
+    use percore_loadtest::soak;
+    if !no_build {
+        build(
+            repo,
+            &[
+                ["-p", "percore-server", "--bin", "percore-server"],
+                ["-p", "percore-examples", "--bin", "proxy"],
+            ],
+        );
+    }
+    let release = repo.join("target/release");
+    let bins = soak::Binaries {
+        server: release.join("percore-server"),
+        proxy: release.join("proxy"),
+    };
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let work = std::env::temp_dir().join(format!("percore-soak-{}-{stamp}", std::process::id()));
+    std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
+    let record = soak::run(minutes, &bins, &work);
+    let _ = std::fs::remove_dir_all(&work);
+    let record = record?;
+    print!("{}", soak::summary(&record));
+    let results = repo.join("loadtest/results");
+    let _ = std::fs::create_dir_all(&results);
+    let path = results.join(format!("soak-{stamp}.json"));
+    match serde_json::to_string(&record) {
+        Ok(json) => match std::fs::write(&path, json) {
+            Ok(()) => println!("soak: samples in {}", path.display()),
+            Err(e) => eprintln!("warning: cannot write {}: {e}", path.display()),
+        },
+        Err(e) => eprintln!("warning: cannot encode the record: {e}"),
+    }
+    Ok(if record.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 fn build_percore(repo: &Path) {
+    build(
+        repo,
+        &[
+            ["-p", "percore-examples", "--bin", "hello"],
+            ["-p", "percore-server", "--bin", "percore-server"],
+        ],
+    );
+}
+
+fn build(repo: &Path, what: &[[&str; 4]]) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    for args in [
-        ["-p", "percore-examples", "--bin", "hello"],
-        ["-p", "percore-server", "--bin", "percore-server"],
-    ] {
+    for args in what {
         eprintln!("building: cargo build --release {}", args.join(" "));
         let status = Command::new(&cargo)
             .current_dir(repo)

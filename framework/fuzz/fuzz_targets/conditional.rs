@@ -86,30 +86,37 @@ fn date(v: &[u8]) -> Option<u64> {
 }
 
 /// The members of an entity-tag list, or None if it is malformed
-/// (`#entity-tag`: empty members allowed, OWS around commas).
+/// (`#entity-tag`: empty members allowed, OWS around commas; a comma inside
+/// the quotes is part of the tag, as any etagc).
 fn tags(v: &[u8]) -> Option<Vec<(bool, &[u8])>> {
     let mut out = Vec::new();
-    for member in v.split(|&b| b == b',') {
-        let m = trim(member);
-        if m.is_empty() {
-            continue;
+    let mut rest = v;
+    loop {
+        while let [b' ' | b'\t' | b',', r @ ..] = rest {
+            rest = r;
         }
-        let (weak, rest) = match m.strip_prefix(b"W/") {
+        if rest.is_empty() {
+            return Some(out);
+        }
+        let (weak, r) = match rest.strip_prefix(b"W/") {
             Some(r) => (true, r),
-            None => (false, m),
+            None => (false, rest),
         };
-        let ok = rest.len() >= 2
-            && rest[0] == b'"'
-            && rest[rest.len() - 1] == b'"'
-            && rest[1..rest.len() - 1]
-                .iter()
-                .all(|&c| c == 0x21 || (0x23..=0x7e).contains(&c) || c >= 0x80);
-        if !ok {
+        let body = r.strip_prefix(b"\"")?;
+        let close = body.iter().position(|&c| c == b'"')?;
+        let etagc = |c: u8| c == 0x21 || (0x23..=0x7e).contains(&c) || c >= 0x80;
+        if !body[..close].iter().all(|&c| etagc(c)) {
             return None;
         }
-        out.push((weak, rest));
+        out.push((weak, &r[..close + 2]));
+        rest = &body[close + 1..];
+        while let [b' ' | b'\t', r @ ..] = rest {
+            rest = r;
+        }
+        if !(rest.is_empty() || rest[0] == b',') {
+            return None;
+        }
     }
-    Some(out)
 }
 
 /// RFC 9110 8.8.3.2 on a list: `*` matches any current representation.

@@ -74,6 +74,7 @@ pub(crate) struct Counters {
     pub(crate) tls_handshakes: Counter,
     pub(crate) tls_failures: Counter,
     pub(crate) recv_buffers_exhausted: Counter,
+    pub(crate) recv_buffers_free: Counter,
     pub(crate) sq_full: Counter,
     pub(crate) ops_cancelled: Counter,
     pub(crate) file_cache_hits: Counter,

@@ -184,5 +184,12 @@ pub(crate) fn render(cores: &[std::sync::Arc<Counters>]) -> String {
         "Connections open now.",
         &|c| c.accepted.get().saturating_sub(c.closed.get()),
     );
+    per_core(
+        &mut out,
+        "percore_recv_buffers_free",
+        "gauge",
+        "Provided receive buffers free in the core's ring (of ring.buffers), as of its last loop turn.",
+        &|c| c.recv_buffers_free.get(),
+    );
     out
 }

@@ -397,6 +397,7 @@ impl Worker {
         }
         self.ex.metrics.sq_full.set(self.ring.backlogged());
         let (available, total) = self.bufs.available();
+        self.ex.metrics.recv_buffers_free.set(available as u64);
         self.core.stats.set(crate::runtime::stats::CoreStats {
             core: self.ex.core,
             connections: self.conns.len(),
