@@ -201,7 +201,7 @@ fn at_the_cap_with_none_idle_new_clients_wait_and_nothing_spins() {
         assert!(still_waiting(s), "waiting #{i} was answered or dropped");
     }
     // The busy ones finish their requests: they are answered, go idle, and
-    // make way for the waiting ones (oldest first), who are all served.
+    // make way for the waiting ones, who are all served.
     for s in &mut busy {
         s.write_all(b"Host: x\r\n\r\n").unwrap();
         let mut pending = Vec::new();
@@ -215,13 +215,20 @@ fn at_the_cap_with_none_idle_new_clients_wait_and_nothing_spins() {
             "waiting #{i}"
         );
     }
+    // As many idle connections made way as clients waited (which ones
+    // depends on the order they went idle: a waiting client served and
+    // idle before the next busy one finished is the oldest idle then).
     let mut closed = 0;
-    for s in &mut busy {
-        closed += closed_within(s, Duration::from_millis(500)) as usize;
+    for s in busy.iter_mut().chain(waiting.iter_mut()) {
+        closed += closed_within(s, Duration::from_millis(300)) as usize;
     }
     assert_eq!(
         closed, 3,
         "as many idle connections closed as clients waited"
+    );
+    assert_eq!(
+        metric(&server, "percore_connections_closed_at_cap_total"),
+        3
     );
     assert!(thread_cpu("percore-w0") >= worker_before);
 }
@@ -281,4 +288,42 @@ fn a_tiny_buffer_ring_serves_500_clients_sending_16k_bodies_at_once() {
     s.write_all(REQUEST).unwrap();
     let mut pending = Vec::new();
     assert_eq!(read_response(&mut s, &mut pending, false).status, 200);
+}
+
+#[test]
+fn at_the_cap_silent_new_connections_make_way_after_a_grace_not_the_header_timeout() {
+    let _one = one_at_a_time();
+    let server = start_with(
+        1,
+        |c| {
+            c.server.max_connections = 3;
+            c.timeouts.header_secs = 30;
+        },
+        |_| app(),
+    );
+    let addr = server.local_addr();
+    // Three clients that connect and say nothing.
+    let mut silent: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let s = connect(addr);
+            std::thread::sleep(Duration::from_millis(20));
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let t = Instant::now();
+    let mut s = connect(addr);
+    s.write_all(REQUEST).unwrap();
+    let mut pending = Vec::new();
+    assert_eq!(read_response(&mut s, &mut pending, false).status, 200);
+    let took = t.elapsed();
+    // The oldest silent one made way once it had had a second to speak.
+    assert!(
+        took >= Duration::from_millis(700) && took < Duration::from_secs(5),
+        "served after {took:?}"
+    );
+    assert!(closed_within(&mut silent[0], Duration::from_millis(500)));
+    for (i, s) in silent.iter_mut().enumerate().skip(1) {
+        assert!(still_waiting(s), "silent #{i} was closed too");
+    }
 }

@@ -31,10 +31,10 @@ impl ListenerPoll {
             .user_data(user_data)
     }
 
-    /// Clients completed their handshake and wait to be accepted (the
-    /// listener's accept queue, from TCP_INFO); 1 if the kernel does not
-    /// say.
-    pub(crate) fn backlog(&self) -> usize {
+    /// Clients that completed their handshake and wait to be accepted
+    /// (the listener's accept queue, from TCP_INFO); None if the kernel
+    /// does not say.
+    pub(crate) fn backlog(&self) -> Option<usize> {
         // SAFETY: tcp_info is plain old data; zeroes are valid.
         let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
         let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
@@ -50,10 +50,6 @@ impl ListenerPoll {
             )
         };
         // For a listener, tcpi_unacked is its accept queue's length.
-        if r == 0 {
-            (info.tcpi_unacked as usize).max(1)
-        } else {
-            1
-        }
+        (r == 0).then_some(info.tcpi_unacked as usize)
     }
 }

@@ -38,6 +38,9 @@ const BACKOFF: Millis = 100;
 /// Idle connections closed at most per look at the backlog (nginx's
 /// `ngx_drain_connections` closes up to 32).
 const EVICT_MAX: usize = 32;
+/// A connection that has not sent its first request yet makes way at the
+/// cap only after this long (before, its request may be in flight).
+const FRESH_GRACE: Millis = 1000;
 
 /// A core's listener and its accepts.
 pub(super) struct Acceptor {
@@ -56,6 +59,9 @@ pub(super) struct Acceptor {
     look_for_idle: bool,
     /// Accepting failed: paused until then (see [`BACKOFF`]).
     pub(super) paused_until: Option<Millis>,
+    /// Clients wait and only connections within [`FRESH_GRACE`] could
+    /// make way: look again then.
+    pub(super) look_again_at: Option<Millis>,
     /// Failed accepts in a row (logged once, then when it recovers).
     failures: u32,
     /// Draining: no new accepts; the listener closes when the last one's
@@ -75,6 +81,7 @@ impl Acceptor {
             waiting: false,
             look_for_idle: false,
             paused_until: None,
+            look_again_at: None,
             failures: 0,
             closing: false,
         }
@@ -118,16 +125,22 @@ impl Worker {
         }
         let in_flight = a.in_flight();
         let mut room = self.conn_cap.saturating_sub(self.conns.len() + in_flight);
+        if a.look_again_at.is_some_and(|t| self.now >= t) {
+            a.look_again_at = None;
+            a.look_for_idle |= a.waiting;
+        }
         if room == 0 {
+            if a.waiting && a.look_for_idle {
+                a.look_for_idle = false;
+                self.close_oldest_idle();
+            }
+            let a = &mut self.accept;
             if in_flight == 0 && !a.waiting && !a.polling {
                 if let Some(poll) = &a.ready {
                     a.polling = true;
                     let entry = poll.entry(Token::worker(Op::ListenerReady).encode());
                     self.push(entry);
                 }
-            } else if a.waiting && a.look_for_idle {
-                a.look_for_idle = false;
-                self.close_oldest_idle();
             }
             return;
         }
@@ -245,10 +258,19 @@ impl Worker {
         let Some(poll) = &self.accept.ready else {
             return;
         };
-        let want = poll.backlog().min(EVICT_MAX);
+        let want = match poll.backlog() {
+            // The clients seen waiting gave up meanwhile: watch again.
+            Some(0) => {
+                self.accept.waiting = false;
+                return;
+            }
+            Some(n) => n.min(EVICT_MAX),
+            None => 1,
+        };
         let t = &self.config.timeouts;
         let (keepalive, header) = (t.keepalive().as_millis(), t.header().as_millis());
         let now = self.now;
+        let mut fresh = None;
         let mut idle: Vec<(Millis, u32)> = self
             .conns
             .iter()
@@ -259,12 +281,23 @@ impl Worker {
                 // When it went idle: its read deadline less the timeout
                 // that was set from then.
                 let timeout = if c.http.served { keepalive } else { header } as Millis;
-                (
-                    c.read_deadline.get(now).saturating_sub(timeout),
-                    slot as u32,
-                )
+                let since = c.read_deadline.get(now).saturating_sub(timeout);
+                (since, slot as u32, c.http.served)
             })
+            // A connection just accepted has its first request on the way
+            // (often already in its socket): it is not idle until it has
+            // had FRESH_GRACE to send one.
+            .filter(|&(since, _, served)| {
+                let ripe = served || since + FRESH_GRACE <= now;
+                if !ripe {
+                    let at = since + FRESH_GRACE;
+                    fresh = Some(fresh.map_or(at, |t: Millis| t.min(at)));
+                }
+                ripe
+            })
+            .map(|(since, slot, _)| (since, slot))
             .collect();
+        self.accept.look_again_at = fresh;
         if idle.is_empty() {
             debug!(
                 core = self.ex.core,

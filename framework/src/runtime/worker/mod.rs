@@ -300,10 +300,10 @@ impl Worker {
     fn wait_time(&self) -> Duration {
         let now = self.core.clock.now();
         let next = self.core.timers.borrow().next();
-        let next = match (next, self.accept.paused_until) {
-            (Some(t), Some(p)) => Some(t.min(p)),
-            (t, p) => t.or(p),
-        };
+        let next = [next, self.accept.paused_until, self.accept.look_again_at]
+            .into_iter()
+            .flatten()
+            .min();
         match next {
             Some(at) if at <= now => Duration::from_millis(1).min(MAX_WAIT),
             Some(at) => Duration::from_millis(at - now).min(MAX_WAIT),
