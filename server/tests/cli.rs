@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{listening_addr, server, Running, TempDir};
+use common::{listening_addr, server, with_open_file_limit, Running, TempDir};
 
 /// Runs the binary to completion (it must not start serving).
 fn run(args: &[&str]) -> Output {
@@ -225,7 +225,6 @@ fn sigint_also_exits_0_and_a_config_file_is_used_with_flags_over_it() {
 /// cache gives its descriptors back, and the same file is served again soon.
 #[test]
 fn running_out_of_descriptors_is_503_and_then_recovers() {
-    use std::os::unix::process::CommandExt;
     let dir = TempDir::new("fds");
     for i in 0..80 {
         dir.write(&format!("f{i}.txt"), format!("file {i}\n").as_bytes());
@@ -233,20 +232,7 @@ fn running_out_of_descriptors_is_503_and_then_recovers() {
     let mut cmd = server();
     cmd.args(["--listen", "127.0.0.1:0", "--workers", "1", "--root"])
         .arg(dir.path());
-    // SAFETY: only setrlimit, which is async-signal-safe, runs in the child
-    // between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            let limit = libc::rlimit {
-                rlim_cur: 48,
-                rlim_max: 48,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    with_open_file_limit(&mut cmd, 48);
     let mut running = Running::spawn(cmd);
     let addr = listening_addr(&running.wait_for("listening on"));
     let mut unavailable = Vec::new();

@@ -7,7 +7,6 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
 use common::*;
@@ -81,20 +80,7 @@ fn under_ulimit_256_three_hundred_clients_are_all_answered_and_service_resumes()
     let mut cmd = server();
     cmd.args(["--listen", "127.0.0.1:0", "--workers", "1", "--root"])
         .arg(dir.path());
-    // SAFETY: only setrlimit, which is async-signal-safe, runs in the child
-    // between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            let limit = libc::rlimit {
-                rlim_cur: 256,
-                rlim_max: 256,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    with_open_file_limit(&mut cmd, 256);
     let mut running = Running::spawn(cmd);
     let addr = listening_addr(&running.wait_for("listening on"));
     let pid = running.child.id();

@@ -52,6 +52,26 @@ pub fn server() -> Command {
     cmd
 }
 
+/// Runs `cmd` with RLIMIT_NOFILE (soft and hard) at `limit`, as after
+/// `ulimit -n limit`.
+pub fn with_open_file_limit(cmd: &mut Command, limit: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only setrlimit, which is async-signal-safe, runs in the child
+    // between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// A running server whose stderr lines arrive on a channel; killed on drop.
 pub struct Running {
     pub child: Child,
