@@ -486,7 +486,7 @@ fn check_prints_one_line_per_probe_and_names_the_first_fix() {
     for probe in [
         "kernel:",
         "io_uring:",
-        "io_uring opcodes: accept, multishot recv, send, splice",
+        "io_uring opcodes: accept, poll_add, multishot recv, send, splice",
         "RLIMIT_MEMLOCK:",
         "RLIMIT_NOFILE:",
         "server.listen:",
