@@ -327,3 +327,65 @@ fn at_the_cap_silent_new_connections_make_way_after_a_grace_not_the_header_timeo
         assert!(still_waiting(s), "silent #{i} was closed too");
     }
 }
+
+#[test]
+fn a_connection_closed_after_a_whole_request_frees_its_slot_at_once() {
+    let _one = one_at_a_time();
+    let server = capped(1);
+    let addr = server.local_addr();
+    // The answer says close; the client reads it and keeps its socket.
+    let mut done = connect(addr);
+    done.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut pending = Vec::new();
+    assert_eq!(read_response(&mut done, &mut pending, false).status, 200);
+    assert!(closed_within(&mut done, Duration::from_secs(1)));
+    // Nothing is left to linger for (the request was read whole): the slot
+    // is free at once, not after timeouts.linger_secs.
+    let t = Instant::now();
+    let mut next = connect(addr);
+    next.write_all(REQUEST).unwrap();
+    assert_eq!(read_response(&mut next, &mut pending, false).status, 200);
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn empty_lines_after_a_request_leave_the_connection_idle() {
+    let _one = one_at_a_time();
+    let server = start_with(
+        1,
+        |c| {
+            c.server.max_connections = 1;
+            c.timeouts.header_secs = 1;
+            c.timeouts.keepalive_secs = 30;
+        },
+        |_| app(),
+    );
+    let addr = server.local_addr();
+    let mut s = connect(addr);
+    // An old client's CRLF after the request (RFC 9112 2.2: ignored).
+    s.write_all(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n\r\n")
+        .unwrap();
+    let mut pending = Vec::new();
+    assert_eq!(read_response(&mut s, &mut pending, false).status, 200);
+    s.write_all(b"\r\n").unwrap();
+    // Past the header timeout: no 408, the keep-alive timeout applies.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        still_waiting(&mut s),
+        "the connection was answered or closed"
+    );
+    s.write_all(REQUEST).unwrap();
+    assert_eq!(read_response(&mut s, &mut pending, false).status, 200);
+    s.write_all(b"\r\n\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // At the cap (1), it is idle: a new client is served in its place.
+    let mut next = connect(addr);
+    next.write_all(REQUEST).unwrap();
+    assert_eq!(read_response(&mut next, &mut pending, false).status, 200);
+    assert!(closed_within(&mut s, Duration::from_secs(1)));
+}

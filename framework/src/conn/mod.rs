@@ -175,6 +175,11 @@ pub(crate) struct Conn {
     pub(crate) receive: Receive,
     pub(crate) output: Output,
     pub(crate) phase: Phase,
+    /// The connection ends with input the client may still be sending (a
+    /// refused request, a body left unread, bytes after the last
+    /// response): its close lingers, so those bytes do not turn into a
+    /// reset that destroys the answer (nginx's `lingering_close on`).
+    pub(crate) linger: bool,
     /// When reading stalls too long: keep-alive, header, body or linger
     /// timeout, whichever applies ([`HttpState::waiting`]).
     pub(crate) read_deadline: Deadline,
@@ -198,6 +203,7 @@ impl Conn {
             receive: Receive::Off,
             output: Output::Idle,
             phase: Phase::Open,
+            linger: false,
             read_deadline: Deadline::at(read_deadline),
             send_deadline: Deadline::default(),
             timer_armed: Armed::default(),
@@ -212,6 +218,13 @@ impl Conn {
         if self.phase == Phase::Open {
             self.phase = Phase::CloseAfterFlush;
         }
+    }
+
+    /// [`Self::end_after_flush`], with input the client may still be
+    /// sending: the close lingers (see `Conn::linger`).
+    pub(crate) fn end_and_linger(&mut self) {
+        self.end_after_flush();
+        self.linger = true;
     }
 
     /// Whether the connection may read and serve requests.

@@ -119,7 +119,7 @@ impl Exchange {
                 tracing::debug!(core = self.core, reason = %e, "request body failed");
                 feed.writer.end(Err(e));
                 conn.http.take_feed();
-                conn.end_after_flush(); // the framing is lost
+                conn.end_and_linger(); // the framing is lost
                 (input.len(), Fed::Ended)
             }
             None if more_input => {
@@ -179,7 +179,7 @@ impl Exchange {
         if p.reader_gone && (p.continue_owed || !open) {
             drop(p);
             conn.http.take_feed();
-            conn.end_after_flush();
+            conn.end_and_linger(); // the body's rest may be on its way
             return false;
         }
         if p.continue_owed && p.asked {
@@ -222,10 +222,13 @@ impl Exchange {
         let Some(feed) = conn.http.take_feed() else {
             return false;
         };
+        let timed_out = matches!(why, BodyError::TimedOut);
         feed.writer.end(Err(why));
         conn.http.inbuf.clear();
         conn.http.scan = crate::conn::HeadScan::default();
         conn.end_after_flush();
+        // A body too slow for its timeout is not worth waiting for.
+        conn.linger |= !timed_out;
         true
     }
 }

@@ -315,6 +315,9 @@ impl Exchange {
                 }
             }
             if !conn.is_open() {
+                // Bytes after the last request (pipelined past a
+                // `Connection: close`): discarded, and more may follow.
+                conn.linger = true;
                 return (input.len(), Stop::Done);
             }
             if conn.http.must_hold(OUT_HIGH_WATER) {
@@ -332,7 +335,7 @@ impl Exchange {
                 Err(e) => {
                     tracing::debug!(core = self.core, status = e.status().as_u16(), reason = ?e, "rejecting request");
                     self.write_error(conn, e.status(), e.detail(), &input[pos..]);
-                    conn.end_after_flush();
+                    conn.end_and_linger();
                     self.drop_chunked(conn);
                     return (input.len(), Stop::Done);
                 }
@@ -349,6 +352,22 @@ impl Exchange {
         self.compact_chunked(conn);
         let t = self.timeouts;
         let http = &mut conn.http;
+        let mut stop = stop;
+        if matches!(stop, Stop::NeedHead) && http.inbuf.iter().all(|&b| b == b'\r' || b == b'\n') {
+            // Only empty lines since the last request (an old client's CRLF
+            // after a body): ignored (RFC 9112 2.2, as nginx skips them).
+            // The connection stays idle: the keep-alive timeout goes on
+            // (not the header timeout), and at the cap it may make way.
+            http.inbuf.clear();
+            http.scan = HeadScan::default();
+            if !started && http.waiting == Waiting::Idle {
+                if http.inbuf.capacity() > 0 {
+                    self.pool.put(std::mem::take(&mut http.inbuf));
+                }
+                return self.end_if_eof(conn);
+            }
+            stop = Stop::Done;
+        }
         match stop {
             Stop::Done => {
                 if http.inbuf.capacity() > 0 && http.inbuf.is_empty() {

@@ -244,7 +244,9 @@ impl Worker {
         let a = &mut self.accept;
         a.polling = false;
         a.close_if_idle();
-        if c.result > 0 && !a.closing {
+        // With an accept in flight again (a slot came free meanwhile), the
+        // clients seen are its to take.
+        if c.result > 0 && !a.closing && a.in_flight() == 0 {
             a.waiting = true;
             a.look_for_idle = true;
             self.ex.metrics.cap_waits.add(1);
@@ -258,15 +260,22 @@ impl Worker {
         let Some(poll) = &self.accept.ready else {
             return;
         };
-        let want = match poll.backlog() {
+        // Clients an accept in flight will take, or a slot already closing
+        // will go to, need no room made.
+        let closing = (self.conns.iter())
+            .filter(|(_, c)| matches!(c.phase, Phase::Closing { .. }))
+            .count();
+        let taken = self.accept.in_flight() + closing;
+        let backlog = poll.backlog();
+        if backlog == Some(0) {
             // The clients seen waiting gave up meanwhile: watch again.
-            Some(0) => {
-                self.accept.waiting = false;
-                return;
-            }
-            Some(n) => n.min(EVICT_MAX),
-            None => 1,
-        };
+            self.accept.waiting = false;
+            return;
+        }
+        let want = backlog.unwrap_or(1).saturating_sub(taken).min(EVICT_MAX);
+        if want == 0 {
+            return; // the slots closing go to them
+        }
         let t = &self.config.timeouts;
         let (keepalive, header) = (t.keepalive().as_millis(), t.header().as_millis());
         let now = self.now;
@@ -275,9 +284,14 @@ impl Worker {
             .conns
             .iter()
             .filter(|(_, c)| {
-                c.phase == Phase::Open && c.is_idle() && c.http.waiting == Waiting::Idle
+                let idle = c.phase == Phase::Open && c.is_idle() && c.http.waiting == Waiting::Idle;
+                idle || matches!(c.phase, Phase::Lingering { .. })
             })
             .map(|(slot, c)| {
+                if matches!(c.phase, Phase::Lingering { .. }) {
+                    // Done with: its answer is out; it goes first.
+                    return (0, slot as u32, true);
+                }
                 // When it went idle: its read deadline less the timeout
                 // that was set from then.
                 let timeout = if c.http.served { keepalive } else { header } as Millis;

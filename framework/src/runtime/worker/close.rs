@@ -14,16 +14,23 @@ use crate::runtime::timer::{Clock, Deadline};
 
 impl Worker {
     /// Everything owed is sent and the connection should end. If the peer
-    /// may still send, shut down the write side and linger (discarding
-    /// input) so a peer still sending does not get a reset that destroys
-    /// the response it has not read yet.
+    /// may still be sending (a refused request, a body left unread, bytes
+    /// after the last response: `Conn::linger`), shut down the write
+    /// side and linger (discarding input) so those bytes do not turn into
+    /// a reset that destroys the response it has not read yet. Otherwise
+    /// (a `Connection: close` after a whole request, a timeout) close now,
+    /// as nginx's `lingering_close on` does: a lingering connection holds
+    /// its slot for `timeouts.linger_secs`.
     pub(super) fn finish_close(&mut self, slot: u32) {
         let linger = Clock::deadline(self.now, self.config.timeouts.linger());
         let conn = &mut self.conns[slot as usize];
         // The last response is out: a request body still streaming (to a
         // task that outlived its handler) ends here.
         conn.http.take_feed();
-        if matches!(conn.receive, Receive::Ended) || !matches!(conn.phase, Phase::CloseAfterFlush) {
+        if matches!(conn.receive, Receive::Ended)
+            || !matches!(conn.phase, Phase::CloseAfterFlush)
+            || !conn.linger
+        {
             return self.begin_close(slot);
         }
         conn.phase = Phase::Lingering {

@@ -70,8 +70,12 @@ impl Worker {
                         } else {
                             self.ex.receive(conn, data, self.now);
                         }
+                    } else {
+                        // The last response is queued, or lingering: the
+                        // bytes are discarded, and as the client is still
+                        // sending, the close lingers.
+                        conn.linger = true;
                     }
-                    // Else: the last response is queued, or lingering: discarded.
                     self.bufs.recycle(bid);
                     self.settle(slot);
                 }
