@@ -27,20 +27,32 @@ impl fmt::Display for Finding {
     }
 }
 
-fn ok(what: &'static str, found: impl Into<String>) -> Finding {
-    Finding {
-        what,
-        found: found.into(),
-        fix: None,
+impl Finding {
+    /// A probe that passed.
+    pub fn ok(what: &'static str, found: impl Into<String>) -> Finding {
+        Finding {
+            what,
+            found: found.into(),
+            fix: None,
+        }
+    }
+
+    /// A probe that failed, and its fix.
+    pub fn fail(what: &'static str, found: impl Into<String>, fix: impl Into<String>) -> Finding {
+        Finding {
+            what,
+            found: found.into(),
+            fix: Some(fix.into()),
+        }
     }
 }
 
+fn ok(what: &'static str, found: impl Into<String>) -> Finding {
+    Finding::ok(what, found)
+}
+
 fn fail(what: &'static str, found: impl Into<String>, fix: impl Into<String>) -> Finding {
-    Finding {
-        what,
-        found: found.into(),
-        fix: Some(fix.into()),
-    }
+    Finding::fail(what, found, fix)
 }
 
 /// Locked memory a worker's ring and buffer ring take, about (README:
@@ -122,7 +134,13 @@ pub fn check(config: &Config) -> Vec<Finding> {
         Err(e) => ok("RLIMIT_MEMLOCK", format!("unknown ({e})")),
     });
     let conns = workers as u64 * config.server.max_connections as u64;
+    let least = crate::runtime::descriptors_needed(workers);
     out.push(match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((_, hard)) if hard < least => fail(
+            "RLIMIT_NOFILE",
+            format!("{hard} (hard)"),
+            crate::runtime::too_few_descriptors(hard, workers),
+        ),
         // The server raises the soft limit to the hard one at start.
         Ok((_, hard)) if hard >= conns + 64 => ok(
             "RLIMIT_NOFILE",
@@ -175,8 +193,15 @@ pub fn check(config: &Config) -> Vec<Finding> {
 /// Prints [`check`]'s findings, one line each, and the first fix; the
 /// process's exit status: 0 when the configured server can run, else 1.
 pub fn print_check(config: &Config) -> i32 {
-    let findings = check(config);
-    for f in &findings {
+    print_findings(&check(config))
+}
+
+/// Prints `findings` (those of [`check`], and an app's own probes after
+/// them, made with [`Finding::ok`] and [`Finding::fail`]), then the
+/// verdict: "percore can run with this configuration" and 0, or the first
+/// fix and 1.
+pub fn print_findings(findings: &[Finding]) -> i32 {
+    for f in findings {
         println!("{f}");
     }
     match findings.iter().find(|f| f.fix.is_some()) {

@@ -94,7 +94,7 @@ pub use ::http as http_types;
 pub use ::http::{header, Method, StatusCode};
 pub use app::App;
 pub use bytes::Bytes;
-pub use check::{check, print_check};
+pub use check::{check, print_check, print_findings, Finding};
 pub use config::Config;
 /// The `cookie` crate, whose `Cookie` [`Response::cookie`] takes (its
 /// version, so an app needs no dependency of its own to match).

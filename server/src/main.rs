@@ -36,15 +36,17 @@ fn main() {
         config.files.root = root;
     }
     if check {
-        let mut code = percore::print_check(&config);
-        if !config.files.root.is_dir() {
-            println!(
-                "FAIL  files.root: {} is not a directory",
-                config.files.root.display()
-            );
-            code = 1;
-        }
-        std::process::exit(code);
+        let mut findings = percore::check(&config);
+        let root = config.files.root.display();
+        findings.push(match config.files.root.is_dir() {
+            true => percore::Finding::ok("files.root", format!("{root} is a directory")),
+            false => percore::Finding::fail(
+                "files.root",
+                format!("{root} is not a directory"),
+                "set files.root (or --root) to the directory to serve",
+            ),
+        });
+        std::process::exit(percore::print_findings(&findings));
     }
     if !config.files.root.is_dir() {
         eprintln!(

@@ -529,3 +529,58 @@ fn check_prints_one_line_per_probe_and_names_the_first_fix() {
         "{text}"
     );
 }
+
+/// Runs percore-server with `args` under `ulimit -n limit`.
+fn run_with_open_file_limit(args: &[&str], limit: u64) -> Output {
+    let mut cmd = server();
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    with_open_file_limit(&mut cmd, limit);
+    let child = cmd.spawn().expect("spawn percore-server");
+    child.wait_with_output().expect("percore-server exits")
+}
+
+#[test]
+fn too_few_descriptors_and_a_missing_root_fail_the_check_and_the_start_with_the_fix() {
+    let dir = TempDir::new("check-limits");
+    let root = dir.path().to_str().unwrap();
+    let args = ["--listen", "127.0.0.1:0", "--workers", "2", "--root", root];
+    let check = run_with_open_file_limit(&[&["--check"][..], &args].concat(), 12);
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(check.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAIL  RLIMIT_NOFILE: 12 (hard)"), "{text}");
+    assert!(
+        text.contains("first fix: RLIMIT_NOFILE is 12: 2 worker(s) need at least 32"),
+        "{text}"
+    );
+    assert!(!text.contains("can run"), "{text}");
+    // The real start says the same, not "eventfd: Too many open files".
+    let start = run_with_open_file_limit(&args, 12);
+    let err = String::from_utf8_lossy(&start.stderr);
+    assert_eq!(start.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("RLIMIT_NOFILE is 12") && err.contains("ulimit -n"),
+        "{err}"
+    );
+    // Enough descriptors, no root: the root is a probe like the others,
+    // before the verdict.
+    let missing = dir.path().join("nope");
+    let out = run(&[
+        "--check",
+        "--listen",
+        "127.0.0.1:0",
+        "--root",
+        missing.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[lines.len() - 2].starts_with("FAIL  files.root:"),
+        "{text}"
+    );
+    assert!(
+        lines[lines.len() - 1].starts_with("first fix: set files.root"),
+        "{text}"
+    );
+    assert!(!text.contains("can run"), "{text}");
+}

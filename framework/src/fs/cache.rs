@@ -33,10 +33,29 @@ use super::encoding::Encoding;
 /// splice runs in an io-wq thread: cheaper, but slower per connection).
 /// Larger files are spliced.
 pub const SMALL_FILE_MAX: u64 = 2 << 20;
-/// Entries kept per core before the cache is cleared of stale ones.
+/// Entries kept per core before the cache is cleared of stale ones (fewer
+/// when RLIMIT_NOFILE is low: see [`entries_for_limit`]).
 pub const MAX_ENTRIES: usize = 2048;
+
+/// Entries a core may keep given the open-file limit: an eighth of it (an
+/// entry holds up to three descriptors with its precompressed siblings,
+/// and the rest are for pipes, sockets and other cores), between 16 and
+/// [`MAX_ENTRIES`]. Found by a new user: with `ulimit -n 64` and 400
+/// files, one client met a 503 every 53 files, the cache having taken
+/// every descriptor.
+pub fn entries_for_limit(nofile: u64) -> usize {
+    ((nofile / 8) as usize).clamp(16, MAX_ENTRIES)
+}
 /// Memory for cached file contents per core.
 pub const MAX_CONTENT_BYTES: usize = 64 << 20;
+
+/// The soft RLIMIT_NOFILE now (the server raised it to the hard one at start).
+fn open_file_limit() -> u64 {
+    match nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE) {
+        Ok((soft, _)) => soft,
+        Err(_) => 1024,
+    }
+}
 
 /// What a path resolved to.
 pub enum Lookup {
@@ -126,6 +145,8 @@ pub struct FileCache {
     ttl: Duration,
     slots: HashMap<Vec<u8>, Slot>,
     content_bytes: usize,
+    /// Entries kept at most ([`entries_for_limit`]).
+    max_entries: usize,
 }
 
 impl FileCache {
@@ -157,6 +178,7 @@ impl FileCache {
             ttl,
             slots: HashMap::new(),
             content_bytes: 0,
+            max_entries: entries_for_limit(open_file_limit()),
         })
     }
 
@@ -218,6 +240,8 @@ impl FileCache {
         if matches!(opened, Opened::Unavailable) {
             // Out of descriptors: give back every cached one. The request
             // gets 503 for this TTL rather than a cached 404.
+            let evicted = self.slots.len() as u64;
+            crate::metrics::count(|m| m.file_cache_evictions.add(evicted));
             self.slots.clear();
             self.content_bytes = 0;
         }
@@ -230,7 +254,7 @@ impl FileCache {
                 }
             }
         }
-        if self.slots.len() >= MAX_ENTRIES {
+        if self.slots.len() >= self.max_entries {
             self.evict(now);
         }
         if let Entry::File(f) = &entry {
@@ -275,7 +299,7 @@ impl FileCache {
             keep
         });
         self.content_bytes -= freed;
-        if self.slots.len() >= MAX_ENTRIES {
+        if self.slots.len() >= self.max_entries {
             self.slots.clear();
             self.content_bytes = 0;
         }

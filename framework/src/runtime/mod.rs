@@ -180,6 +180,10 @@ impl Server {
         // RLIMIT_NOFILE, so raise the soft limit as far as allowed and size
         // the table to what we got.
         let nofile = raise_nofile_limit();
+        if nofile < descriptors_needed(worker_count(&config)) {
+            let why = too_few_descriptors(nofile, worker_count(&config));
+            return Err(Error::Io("start".into(), std::io::Error::other(why)));
+        }
         if (config.server.max_connections as u64) > nofile {
             tracing::warn!(
                 "server.max_connections = {} exceeds the open-file limit {nofile}; using {nofile} (raise it with `ulimit -n`)",
@@ -530,6 +534,24 @@ fn pin_to(cpu: usize) {
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit; returns the soft limit now
 /// in force.
+/// Descriptors a server of `workers` workers opens before any file or
+/// connection (connections take none: they are direct descriptors): per
+/// worker its listener, ring and two eventfd pairs, the file cache's root
+/// and a spliced file's pipe; for the process stdio, the metrics listener,
+/// the access log and some room for a handler's own files and sockets.
+pub(crate) fn descriptors_needed(workers: usize) -> u64 {
+    16 + 8 * workers as u64
+}
+
+/// The error when RLIMIT_NOFILE is below [`descriptors_needed`].
+pub(crate) fn too_few_descriptors(limit: u64, workers: usize) -> String {
+    let need = descriptors_needed(workers);
+    format!(
+        "RLIMIT_NOFILE is {limit}: {workers} worker(s) need at least {need} descriptors          before any file or connection (raise it: ulimit -n {}, LimitNOFILE=, docker run --ulimit nofile=)",
+        need.max(1024)
+    )
+}
+
 fn raise_nofile_limit() -> u64 {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     match getrlimit(Resource::RLIMIT_NOFILE) {
