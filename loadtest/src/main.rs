@@ -302,9 +302,19 @@ fn soak(repo: &Path, minutes: f64, no_build: bool) -> Result<ExitCode, String> {
         );
     }
     let release = repo.join("target/release");
+    let commit = Command::new("git")
+        .current_dir(repo)
+        .args(["describe", "--always", "--dirty"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or("unknown".into(), |o| {
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        });
     let bins = soak::Binaries {
         server: release.join("percore-server"),
         proxy: release.join("proxy"),
+        commit,
     };
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)

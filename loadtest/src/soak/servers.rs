@@ -117,7 +117,7 @@ impl Setup {
         let text = format!(
             "[server]\nworkers = 1\n\n[limits]\nmax_body = 65536\nmax_header_bytes = 16384\n\n\
              [timeouts]\nkeepalive_secs = 5\nheader_secs = 5\nbody_secs = 5\nsend_secs = 10\n\n\
-             [log]\naccess_log = false\n\n[metrics]\nlisten = \"{metrics}\"\n\n[files]\nroot = \"{}\"\n{extra}",
+             [log]\nlevel = \"info\"\naccess_log = false\n\n[metrics]\nlisten = \"{metrics}\"\n\n[files]\nroot = \"{}\"\n{extra}",
             self.root.display()
         );
         let path = self.dir.join(format!("{name}.toml"));
@@ -172,7 +172,10 @@ fn free_port() -> Result<SocketAddr, String> {
 
 /// Spawns `cmd` and waits (10 s at most) for its `listening on` line.
 fn start(name: &'static str, mut cmd: Command, metrics: SocketAddr) -> Result<Server, String> {
+    // The config's log level (info: the `listening on` line is awaited),
+    // whatever RUST_LOG the soak itself runs with.
     let mut child = cmd
+        .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -27,9 +27,13 @@ pub struct Tally {
     /// A valid request whose answer was wrong, cut short or never came
     /// (must stay 0); the first few are kept for the report.
     pub valid_failed: AtomicU64,
-    /// Bad requests sent, and those refused with a 4xx.
+    /// Bad requests sent, those refused with a 4xx, and those answered
+    /// otherwise or not at all (must stay 0).
     pub bad_sent: AtomicU64,
     pub bad_4xx: AtomicU64,
+    pub bad_failed: AtomicU64,
+    /// Connections refused or timed out (must stay 0).
+    pub connect_failed: AtomicU64,
     /// Clients that left mid-request or mid-response on purpose.
     pub vanished: AtomicU64,
     /// Slow readers that read for a while, then left.
@@ -39,12 +43,32 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// A valid request went without its whole, correct answer.
     fn fail(&self, what: String) {
-        self.valid_failed.fetch_add(1, Relaxed);
+        self.fail_n(1, what);
+    }
+
+    /// `n` valid requests went without their answers.
+    fn fail_n(&self, n: u64, what: String) {
+        self.valid_failed.fetch_add(n, Relaxed);
+        self.note(what);
+    }
+
+    fn note(&self, what: String) {
         let mut f = self.failures.lock().unwrap();
         if f.len() < 20 {
             f.push(what);
         }
+    }
+
+    fn connect_failed(&self, addr: SocketAddr, e: io::Error) {
+        self.connect_failed.fetch_add(1, Relaxed);
+        self.note(format!("connect {addr}: {e}"));
+    }
+
+    fn bad_failed(&self, what: String) {
+        self.bad_failed.fetch_add(1, Relaxed);
+        self.note(what);
     }
 }
 
@@ -202,10 +226,13 @@ fn pick(rng: &mut Rng) -> (usize, Option<(usize, usize)>) {
 pub fn files(t: &Tally, addr: SocketAddr, seed: u64, until: Instant) {
     let mut rng = Rng(seed);
     while Instant::now() < until {
-        let Ok(mut s) = connect(addr) else {
-            t.fail(format!("connect {addr}"));
-            std::thread::sleep(Duration::from_millis(100));
-            continue;
+        let mut s = match connect(addr) {
+            Ok(s) => s,
+            Err(e) => {
+                t.connect_failed(addr, e);
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
         };
         let mut buf = Vec::new();
         for _ in 0..50 {
@@ -234,16 +261,20 @@ pub fn files(t: &Tally, addr: SocketAddr, seed: u64, until: Instant) {
 /// 16 requests in one write, 16 answers.
 pub fn pipelined(t: &Tally, addr: SocketAddr, until: Instant) {
     while Instant::now() < until {
-        let Ok(mut s) = connect(addr) else {
-            t.fail("connect (pipelined)".into());
-            continue;
+        let mut s = match connect(addr) {
+            Ok(s) => s,
+            Err(e) => {
+                t.connect_failed(addr, e);
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
         };
         let mut buf = Vec::new();
         for _ in 0..100 {
             let burst = get("f4k", None, false).repeat(16);
             t.valid_sent.fetch_add(16, Relaxed);
-            if s.write_all(&burst).is_err() {
-                t.fail("pipelined send".into());
+            if let Err(e) = s.write_all(&burst) {
+                t.fail_n(16, format!("pipelined send: {e}"));
                 break;
             }
             for _ in 0..16 {
@@ -302,17 +333,14 @@ pub fn bad(t: &Tally, addr: SocketAddr, tls: Option<&std::path::Path>, until: In
             Ok(a) if (400..500).contains(&a.status) => {
                 t.bad_4xx.fetch_add(1, Relaxed);
             }
-            Ok(a) if a.status >= 500 => {
-                t.valid_5xx.fetch_add(1, Relaxed);
-                t.fail(format!("bad request {i} got {}", a.status));
-            }
-            // 412 and 416 are 4xx; anything else (a 200 to nonsense) is wrong.
-            Ok(a) => t.fail(format!(
+            // 412 and 416 are 4xx; anything else (a 5xx, a 200 to
+            // nonsense) is wrong.
+            Ok(a) => t.bad_failed(format!(
                 "bad request {:?} got {}",
                 String::from_utf8_lossy(&req[..req.len().min(40)]),
                 a.status
             )),
-            Err(e) => t.fail(format!("bad request {i}: no answer ({e})")),
+            Err(e) => t.bad_failed(format!("bad request {i}: no answer ({e})")),
         }
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -385,9 +413,13 @@ pub fn tls(t: &Tally, targets: &Targets, resume: bool, seed: u64, until: Instant
     let config = tls_config(&targets.ca, resume);
     let mut rng = Rng(seed);
     while Instant::now() < until {
-        let Ok(sock) = connect(targets.tls) else {
-            t.fail("connect (TLS)".into());
-            continue;
+        let sock = match connect(targets.tls) {
+            Ok(s) => s,
+            Err(e) => {
+                t.connect_failed(targets.tls, e);
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
         };
         let name = ServerName::try_from("localhost").expect("a name");
         let conn = ClientConnection::new(config.clone(), name).expect("a client");
