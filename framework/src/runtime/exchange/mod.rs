@@ -426,8 +426,15 @@ impl Exchange {
         }
         let from = scanned.saturating_sub(2);
         let found = memchr::memchr_iter(b'\n', &input[from..]).any(|i| {
-            let after = &input[from + i + 1..];
-            after.starts_with(b"\n") || after.starts_with(b"\r\n")
+            let end = from + i;
+            let after = &input[end + 1..];
+            // A blank line ends the head; a field line the parser would
+            // refuse is refused now, as when the head arrives in one read
+            // (the tls_boundary fuzz target found the two disagreeing).
+            let start = memchr::memrchr(b'\n', &input[..end]).map_or(0, |p| p + 1);
+            after.starts_with(b"\n")
+                || after.starts_with(b"\r\n")
+                || field_line_suspect(&input[start..end])
         });
         if !found {
             scan.scanned = input.len() as u32;
@@ -631,4 +638,28 @@ impl Exchange {
             p.raw_used = 0;
         }
     }
+}
+
+/// Whether the parser may refuse this complete line of a head (its LF
+/// removed) as a field line: obs-fold, a bare CR, no colon, a name that
+/// is not a token, a control byte in the value. Only says when to parse a
+/// head that is still arriving; the parser decides (a request line here
+/// is merely parsed once more).
+fn field_line_suspect(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.is_empty() {
+        return false;
+    }
+    if matches!(line[0], b' ' | b'\t') || memchr::memchr(b'\r', line).is_some() {
+        return true;
+    }
+    let Some(colon) = memchr::memchr(b':', line) else {
+        return true;
+    };
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    colon == 0
+        || !line[..colon].iter().all(|&b| tchar(b))
+        || line[colon + 1..]
+            .iter()
+            .any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
 }

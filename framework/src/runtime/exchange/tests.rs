@@ -440,3 +440,45 @@ fn a_request_no_route_takes_is_refused_before_its_body() {
     assert_eq!(statuses(&c.http.out), [404]);
     assert_eq!(c.phase, Phase::Open);
 }
+
+/// Found by the `tls_boundary` fuzz target: a bad field line before the
+/// head's end was refused at once when it came in one read, but waited
+/// for the header timeout when it trickled in (the blank line never
+/// comes). Now the answer is the same, as soon as the line is whole.
+#[test]
+fn a_bad_field_line_is_refused_as_soon_as_it_is_whole_however_it_arrives() {
+    for bad in [
+        &b"POST /echo HTTP/1.1\r\n\xad\r\xb5\x00: *\n"[..],
+        b"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nNo colon here\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nX: a\x01b\r\n",
+    ] {
+        let (_, whole) = {
+            let (mut ex, mut c) = (exchange(), conn());
+            ex.receive(&mut c, bad, 0);
+            (ex, statuses(&c.http.out))
+        };
+        assert_eq!(whole, [400], "{:?}", String::from_utf8_lossy(bad));
+        for piece in [1, 2, 5] {
+            let (mut ex, mut c) = (exchange(), conn());
+            for p in bad.chunks(piece) {
+                ex.receive(&mut c, p, 0);
+            }
+            assert_eq!(
+                statuses(&c.http.out),
+                whole,
+                "{:?} in {piece}s",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+    // A good head still waits for its blank line, parsed once at its end.
+    let (mut ex, mut c) = (exchange(), conn());
+    for p in b"GET http://a:80/ HTTP/1.1\r\nHost: x\r\nA: b\r\n".chunks(3) {
+        ex.receive(&mut c, p, 0);
+    }
+    assert!(c.http.out.is_empty());
+    ex.receive(&mut c, b"\r\n", 0);
+    assert_eq!(statuses(&c.http.out), [200]);
+}
