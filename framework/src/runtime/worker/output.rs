@@ -170,8 +170,14 @@ impl Worker {
                     None => match Pipe::new() {
                         Ok(pipe) => pipe,
                         Err(e) => {
-                            debug!(core = self.ex.core, "cannot create a pipe for splice: {e}");
-                            return self.begin_close(slot);
+                            // Out of descriptors: the file goes out in
+                            // chunks read through the ring, as over TLS,
+                            // rather than the answer being cut short.
+                            debug!(
+                                core = self.ex.core,
+                                "cannot create a pipe for splice ({e}): reading the file in chunks"
+                            );
+                            return self.read_file_chunk(slot);
                         }
                     },
                 };

@@ -239,28 +239,41 @@ impl Worker {
                 tls.session.seal(&bytes[start..start + chunk]);
                 self.send_sealed(slot, chunk as u64, true);
             }
-            Some(Part::File(file)) => {
-                let mut buf = self.ex.pool.get();
-                buf.reserve(chunk);
-                let mut read = ReadAt {
-                    file: file.fd.clone(),
-                    buf,
-                    pos: file.offset + out.done,
-                };
-                let deadline = Clock::deadline(self.now, self.config.timeouts.send());
-                let entry = read.entry_at_most(
-                    Token::conn(Op::ReadChunk, slot, conn.generation).encode(),
-                    chunk as u32,
-                );
-                conn.output = Output::ReadChunk(Box::new(read));
-                conn.send_deadline = Deadline::at(deadline);
-                self.push(entry);
-            }
+            Some(Part::File(_)) => self.read_file_chunk(slot),
         }
     }
 
-    /// A file chunk was read: seal it and send it (or end the connection if
-    /// the file shrank under its promised length).
+    /// Reads the front file part's next chunk (at most [`CHUNK`]) through
+    /// the ring, to be sealed (TLS) or sent as it is (a plain connection
+    /// that could not get a splice pipe); see [`Self::on_read_chunk`].
+    pub(super) fn read_file_chunk(&mut self, slot: u32) {
+        let conn = &mut self.conns[slot as usize];
+        let Some(out) = conn.http.outgoing.as_mut() else {
+            return;
+        };
+        let Some(Part::File(file)) = out.parts.front() else {
+            return;
+        };
+        let chunk = out.remaining().min(CHUNK as u64) as u32;
+        let mut buf = self.ex.pool.get();
+        buf.reserve(chunk as usize);
+        let mut read = ReadAt {
+            file: file.fd.clone(),
+            buf,
+            pos: file.offset + out.done,
+        };
+        let deadline = Clock::deadline(self.now, self.config.timeouts.send());
+        let entry = read.entry_at_most(
+            Token::conn(Op::ReadChunk, slot, conn.generation).encode(),
+            chunk,
+        );
+        conn.output = Output::ReadChunk(Box::new(read));
+        conn.send_deadline = Deadline::at(deadline);
+        self.push(entry);
+    }
+
+    /// A file chunk was read: seal it (TLS) and send it (or end the
+    /// connection if the file shrank under its promised length).
     pub(super) fn on_read_chunk(&mut self, slot: u32, c: Completion) {
         let conn = &mut self.conns[slot as usize];
         let Output::ReadChunk(read) = std::mem::replace(&mut conn.output, Output::Idle) else {
@@ -283,11 +296,15 @@ impl Worker {
             }
             return self.try_close(slot);
         }
-        if let Some(tls) = conn.tls.as_mut() {
-            tls.session.seal(&buf);
+        match conn.tls.as_mut() {
+            Some(tls) => {
+                tls.session.seal(&buf);
+                self.ex.pool.put(buf);
+                self.send_sealed(slot, n as u64, true);
+            }
+            // A plain connection without a splice pipe: the chunk as it is.
+            None => self.push_sealed(slot, buf, n as u64, true),
         }
-        self.ex.pool.put(buf);
-        self.send_sealed(slot, n as u64, true);
     }
 
     /// A connection ends: a handshake the peer started and never finished
