@@ -356,6 +356,9 @@ pub struct WireConn {
     ex: Exchange,
     conn: Conn,
     plain: Vec<u8>,
+    /// The plaintext the TLS session handed the exchange, one entry per
+    /// receive (the split a plain connection would need to see the same).
+    pieces: Vec<Vec<u8>>,
     core: Rc<Core>,
     _remote: OwnedFd,
 }
@@ -392,6 +395,7 @@ impl WireConn {
             ex,
             conn,
             plain: Vec::new(),
+            pieces: Vec::new(),
             core,
             _remote: remote,
         })
@@ -412,9 +416,17 @@ impl WireConn {
                 bytes,
                 now,
             );
+            if !self.plain.is_empty() {
+                self.pieces.push(self.plain.clone());
+            }
         } else {
             self.ex.receive(&mut self.conn, bytes, now);
         }
+    }
+
+    /// The plaintext each receive handed the exchange (TLS connections).
+    pub fn plaintext_pieces(&self) -> &[Vec<u8>] {
+        &self.pieces
     }
 
     /// The peer's EOF.
