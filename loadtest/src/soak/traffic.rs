@@ -152,6 +152,19 @@ fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
     Ok(s)
 }
 
+/// A connection for a client whose requests count: a failure is counted
+/// (and paced, so a server that is gone is not hammered).
+fn connect_counted(t: &Tally, addr: SocketAddr) -> Option<TcpStream> {
+    match connect(addr) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            t.connect_failed(addr, e);
+            std::thread::sleep(Duration::from_millis(100));
+            None
+        }
+    }
+}
+
 /// Checks a 200 (or 206 for `range`) answer to a GET of file `index`.
 fn check_file(
     t: &Tally,
@@ -226,13 +239,8 @@ fn pick(rng: &mut Rng) -> (usize, Option<(usize, usize)>) {
 pub fn files(t: &Tally, addr: SocketAddr, seed: u64, until: Instant) {
     let mut rng = Rng(seed);
     while Instant::now() < until {
-        let mut s = match connect(addr) {
-            Ok(s) => s,
-            Err(e) => {
-                t.connect_failed(addr, e);
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            }
+        let Some(mut s) = connect_counted(t, addr) else {
+            continue;
         };
         let mut buf = Vec::new();
         for _ in 0..50 {
@@ -261,13 +269,8 @@ pub fn files(t: &Tally, addr: SocketAddr, seed: u64, until: Instant) {
 /// 16 requests in one write, 16 answers.
 pub fn pipelined(t: &Tally, addr: SocketAddr, until: Instant) {
     while Instant::now() < until {
-        let mut s = match connect(addr) {
-            Ok(s) => s,
-            Err(e) => {
-                t.connect_failed(addr, e);
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            }
+        let Some(mut s) = connect_counted(t, addr) else {
+            continue;
         };
         let mut buf = Vec::new();
         for _ in 0..100 {
@@ -413,13 +416,8 @@ pub fn tls(t: &Tally, targets: &Targets, resume: bool, seed: u64, until: Instant
     let config = tls_config(&targets.ca, resume);
     let mut rng = Rng(seed);
     while Instant::now() < until {
-        let sock = match connect(targets.tls) {
-            Ok(s) => s,
-            Err(e) => {
-                t.connect_failed(targets.tls, e);
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            }
+        let Some(sock) = connect_counted(t, targets.tls) else {
+            continue;
         };
         let name = ServerName::try_from("localhost").expect("a name");
         let conn = ClientConnection::new(config.clone(), name).expect("a client");
