@@ -547,7 +547,7 @@ pub(crate) fn descriptors_needed(workers: usize) -> u64 {
 pub(crate) fn too_few_descriptors(limit: u64, workers: usize) -> String {
     let need = descriptors_needed(workers);
     format!(
-        "RLIMIT_NOFILE is {limit}: {workers} worker(s) need at least {need} descriptors          before any file or connection (raise it: ulimit -n {}, LimitNOFILE=, docker run --ulimit nofile=)",
+        "RLIMIT_NOFILE is {limit}: {workers} worker(s) need at least {need} descriptors before any file or connection (raise it: ulimit -n {}, LimitNOFILE=, docker run --ulimit nofile=)",
         need.max(1024)
     )
 }
