@@ -47,14 +47,6 @@ impl Finding {
     }
 }
 
-fn ok(what: &'static str, found: impl Into<String>) -> Finding {
-    Finding::ok(what, found)
-}
-
-fn fail(what: &'static str, found: impl Into<String>, fix: impl Into<String>) -> Finding {
-    Finding::fail(what, found, fix)
-}
-
 /// Locked memory a worker's ring and buffer ring take, about (README:
 /// 130 to 190 KiB).
 const MEMLOCK_PER_WORKER: u64 = 192 * 1024;
@@ -68,17 +60,17 @@ pub fn check(config: &Config) -> Vec<Finding> {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|e| format!("unknown ({e})"));
-    out.push(ok("kernel", kernel));
+    out.push(Finding::ok("kernel", kernel));
     let sysctl = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|_| "absent (0)".to_owned());
     out.push(match sysctl.as_str() {
-        "1" | "2" => fail(
+        "1" | "2" => Finding::fail(
             "kernel.io_uring_disabled",
             sysctl,
             "sysctl kernel.io_uring_disabled=0",
         ),
-        _ => ok("kernel.io_uring_disabled", sysctl),
+        _ => Finding::ok("kernel.io_uring_disabled", sysctl),
     });
     let seccomp = std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -88,7 +80,7 @@ pub fn check(config: &Config) -> Vec<Finding> {
         })
         .unwrap_or_else(|| "unknown".to_owned());
     let filtered = seccomp == "2";
-    out.push(ok(
+    out.push(Finding::ok(
         "seccomp",
         if filtered {
             "a filter is on (a container?)".to_owned()
@@ -99,7 +91,7 @@ pub fn check(config: &Config) -> Vec<Finding> {
     let sqpoll = config.ring.sqpoll.then_some(config.ring.sqpoll_idle_ms);
     match crate::driver::setup::build(config.ring.entries, sqpoll) {
         Ok((_, features)) => {
-            out.push(ok("io_uring", features.to_string()));
+            out.push(Finding::ok("io_uring", features.to_string()));
             // `build` has probed each opcode the server submits: all there.
             let mut names: Vec<&str> = Vec::new();
             for (_, name) in crate::driver::op::PROBED {
@@ -107,14 +99,14 @@ pub fn check(config: &Config) -> Vec<Finding> {
                     names.push(name);
                 }
             }
-            out.push(ok("io_uring opcodes", names.join(", ")));
+            out.push(Finding::ok("io_uring opcodes", names.join(", ")));
         }
-        Err(e) => out.push(fail("io_uring", "cannot be set up", e.to_string())),
+        Err(e) => out.push(Finding::fail("io_uring", "cannot be set up", e.to_string())),
     }
     use nix::sys::resource::{getrlimit, Resource};
     let need = workers as u64 * MEMLOCK_PER_WORKER;
     out.push(match getrlimit(Resource::RLIMIT_MEMLOCK) {
-        Ok((soft, _)) if soft >= need => ok(
+        Ok((soft, _)) if soft >= need => Finding::ok(
             "RLIMIT_MEMLOCK",
             format!(
                 "{} KiB for {workers} worker(s) needing about {} KiB",
@@ -122,7 +114,7 @@ pub fn check(config: &Config) -> Vec<Finding> {
                 need / 1024
             ),
         ),
-        Ok((soft, _)) => fail(
+        Ok((soft, _)) => Finding::fail(
             "RLIMIT_MEMLOCK",
             format!(
                 "{} KiB for {workers} worker(s) needing about {} KiB",
@@ -131,18 +123,18 @@ pub fn check(config: &Config) -> Vec<Finding> {
             ),
             "ulimit -l unlimited (LimitMEMLOCK=infinity, docker run --ulimit memlock=-1)",
         ),
-        Err(e) => ok("RLIMIT_MEMLOCK", format!("unknown ({e})")),
+        Err(e) => Finding::ok("RLIMIT_MEMLOCK", format!("unknown ({e})")),
     });
     let conns = workers as u64 * config.server.max_connections as u64;
     let least = crate::runtime::descriptors_needed(workers);
     out.push(match getrlimit(Resource::RLIMIT_NOFILE) {
-        Ok((_, hard)) if hard < least => fail(
+        Ok((_, hard)) if hard < least => Finding::fail(
             "RLIMIT_NOFILE",
             format!("{hard} (hard)"),
             crate::runtime::too_few_descriptors(hard, workers),
         ),
         // The server raises the soft limit to the hard one at start.
-        Ok((_, hard)) if hard >= conns + 64 => ok(
+        Ok((_, hard)) if hard >= conns + 64 => Finding::ok(
             "RLIMIT_NOFILE",
             format!(
                 "{hard} (hard) for {workers} x {} connections",
@@ -150,7 +142,7 @@ pub fn check(config: &Config) -> Vec<Finding> {
             ),
         ),
         // It runs, capped: say so, as the server's start-up warning does.
-        Ok((_, hard)) => ok(
+        Ok((_, hard)) => Finding::ok(
             "RLIMIT_NOFILE",
             format!(
                 "{hard} (hard) for {workers} x {} connections: each worker is capped at \
@@ -158,7 +150,7 @@ pub fn check(config: &Config) -> Vec<Finding> {
                 config.server.max_connections
             ),
         ),
-        Err(e) => ok("RLIMIT_NOFILE", format!("unknown ({e})")),
+        Err(e) => Finding::ok("RLIMIT_NOFILE", format!("unknown ({e})")),
     });
     let mut listens = vec![("server.listen", Some(config.server.listen))];
     listens.push(("tls.redirect_http", config.tls.redirect_addr()));
@@ -166,12 +158,12 @@ pub fn check(config: &Config) -> Vec<Finding> {
     for (what, addr) in listens {
         let Some(addr) = addr else { continue };
         out.push(match crate::net::ensure_free(addr) {
-            Ok(()) => ok(what, format!("{addr} is free")),
-            Err(_) if config.server.takeover => ok(
+            Ok(()) => Finding::ok(what, format!("{addr} is free")),
+            Err(_) if config.server.takeover => Finding::ok(
                 what,
                 format!("{addr} is in use: joined with server.takeover"),
             ),
-            Err(e) => fail(
+            Err(e) => Finding::fail(
                 what,
                 format!("{addr}: {e}"),
                 "stop the other server, or --takeover",
@@ -180,11 +172,11 @@ pub fn check(config: &Config) -> Vec<Finding> {
     }
     if config.tls.enabled() {
         out.push(match crate::tls::Certificates::load(&config.tls) {
-            Ok(_) => ok(
+            Ok(_) => Finding::ok(
                 "tls",
                 format!("{} and its key load", config.tls.cert.display()),
             ),
-            Err(e) => fail("tls", e, "fix the [tls] files"),
+            Err(e) => Finding::fail("tls", e, "fix the [tls] files"),
         });
     }
     out

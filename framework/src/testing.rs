@@ -88,16 +88,8 @@ impl TestClient {
 
     /// A client of `app` with `config`'s limits and timeouts.
     pub fn with_limits(mut app: App, config: crate::config::Config) -> TestClient {
-        app.finish();
-        if let Some(e) = app.error.take() {
-            panic!("the app does not start: {e}");
-        }
-        let (remote_fd, remote) =
-            crate::runtime::worker::remote_eventfd().expect("an eventfd for the test executor");
-        let core = match crate::runtime::executor::try_core() {
-            Some(core) => core,
-            None => Core::install(remote_fd),
-        };
+        let (core, remote) =
+            start_in_process(&mut app).unwrap_or_else(|e| panic!("the app does not start: {e}"));
         let states = app.states();
         let ex = Exchange::for_config(app, &config, 0);
         TestClient {
@@ -281,6 +273,23 @@ impl TestClient {
     }
 }
 
+/// Finishes `app` (its route errors) and gives it this thread's core
+/// (installed if there is none yet), with the read end of the eventfd
+/// other threads wake its tasks through.
+fn start_in_process(app: &mut App) -> Result<(Rc<Core>, OwnedFd), String> {
+    app.finish();
+    if let Some(e) = app.error.take() {
+        return Err(e.to_string());
+    }
+    let (remote_fd, remote) = crate::runtime::worker::remote_eventfd()
+        .map_err(|e| format!("an eventfd for the executor: {e}"))?;
+    let core = match crate::runtime::executor::try_core() {
+        Some(core) => core,
+        None => Core::install(remote_fd),
+    };
+    Ok((core, remote))
+}
+
 /// One response from the start of `out`, once it is complete.
 fn parse(out: &[u8], head_only: bool) -> Option<TestResponse> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
@@ -367,16 +376,7 @@ impl WireConn {
     /// A fresh connection to `app`; a TLS one when `config.tls` names a
     /// certificate (it is loaded as the server loads it).
     pub fn new(mut app: App, config: &crate::config::Config) -> Result<WireConn, String> {
-        app.finish();
-        if let Some(e) = app.error.take() {
-            return Err(e.to_string());
-        }
-        let (remote_fd, remote) = crate::runtime::worker::remote_eventfd()
-            .map_err(|e| format!("an eventfd for the executor: {e}"))?;
-        let core = match crate::runtime::executor::try_core() {
-            Some(core) => core,
-            None => Core::install(remote_fd),
-        };
+        let (core, remote) = start_in_process(&mut app)?;
         let ex = Exchange::for_config(app, config, 0);
         let mut conn = Conn::new(0, 1, crate::conn::NEVER - 1);
         conn.peer = PeerAddr::new(([127, 0, 0, 1], 40000).into());

@@ -36,6 +36,8 @@ pub const SMALL_FILE_MAX: u64 = 2 << 20;
 /// Entries kept per core before the cache is cleared of stale ones (fewer
 /// when RLIMIT_NOFILE is low: see [`entries_for_limit`]).
 pub const MAX_ENTRIES: usize = 2048;
+/// Memory for cached file contents per core.
+pub const MAX_CONTENT_BYTES: usize = 64 << 20;
 
 /// Entries a core may keep given the open-file limit: an eighth of it (an
 /// entry holds up to three descriptors with its precompressed siblings,
@@ -45,16 +47,6 @@ pub const MAX_ENTRIES: usize = 2048;
 /// every descriptor.
 pub fn entries_for_limit(nofile: u64) -> usize {
     ((nofile / 8) as usize).clamp(16, MAX_ENTRIES)
-}
-/// Memory for cached file contents per core.
-pub const MAX_CONTENT_BYTES: usize = 64 << 20;
-
-/// The soft RLIMIT_NOFILE now (the server raised it to the hard one at start).
-fn open_file_limit() -> u64 {
-    match nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE) {
-        Ok((soft, _)) => soft,
-        Err(_) => 1024,
-    }
 }
 
 /// What a path resolved to.
@@ -178,7 +170,7 @@ impl FileCache {
             ttl,
             slots: HashMap::new(),
             content_bytes: 0,
-            max_entries: entries_for_limit(open_file_limit()),
+            max_entries: entries_for_limit(crate::runtime::open_file_limit()),
         })
     }
 

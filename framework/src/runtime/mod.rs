@@ -180,8 +180,9 @@ impl Server {
         // RLIMIT_NOFILE, so raise the soft limit as far as allowed and size
         // the table to what we got.
         let nofile = raise_nofile_limit();
-        if nofile < descriptors_needed(worker_count(&config)) {
-            let why = too_few_descriptors(nofile, worker_count(&config));
+        let workers = worker_count(&config);
+        if nofile < descriptors_needed(workers) {
+            let why = too_few_descriptors(nofile, workers);
             return Err(Error::Io("start".into(), std::io::Error::other(why)));
         }
         if (config.server.max_connections as u64) > nofile {
@@ -200,7 +201,6 @@ impl Server {
         };
         let config = Arc::new(config);
         let cpus = affinity_cpus();
-        let workers = worker_count(&config);
         let registry: metrics::Registry = (0..workers)
             .map(|_| Arc::new(metrics::Counters::default()))
             .collect();
@@ -550,6 +550,15 @@ pub(crate) fn too_few_descriptors(limit: u64, workers: usize) -> String {
         "RLIMIT_NOFILE is {limit}: {workers} worker(s) need at least {need} descriptors before any file or connection (raise it: ulimit -n {}, LimitNOFILE=, docker run --ulimit nofile=)",
         need.max(1024)
     )
+}
+
+/// The soft RLIMIT_NOFILE now (a server raised it to the hard one at
+/// start; see [`raise_nofile_limit`]).
+pub(crate) fn open_file_limit() -> u64 {
+    match nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE) {
+        Ok((soft, _)) => soft,
+        Err(_) => 1024,
+    }
 }
 
 fn raise_nofile_limit() -> u64 {

@@ -226,9 +226,11 @@ impl Exchange {
         feed.writer.end(Err(why));
         conn.http.inbuf.clear();
         conn.http.scan = crate::conn::HeadScan::default();
-        conn.end_after_flush();
-        // A body too slow for its timeout is not worth waiting for.
-        conn.linger |= !timed_out;
+        if timed_out {
+            conn.end_after_flush(); // a body this slow is not worth waiting for
+        } else {
+            conn.end_and_linger();
+        }
         true
     }
 }

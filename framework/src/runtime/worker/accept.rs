@@ -260,58 +260,54 @@ impl Worker {
         let Some(poll) = &self.accept.ready else {
             return;
         };
-        // Clients an accept in flight will take, or a slot already closing
-        // will go to, need no room made.
-        let closing = (self.conns.iter())
-            .filter(|(_, c)| matches!(c.phase, Phase::Closing { .. }))
-            .count();
-        let taken = self.accept.in_flight() + closing;
         let backlog = poll.backlog();
         if backlog == Some(0) {
             // The clients seen waiting gave up meanwhile: watch again.
             self.accept.waiting = false;
             return;
         }
-        let want = backlog.unwrap_or(1).saturating_sub(taken).min(EVICT_MAX);
-        if want == 0 {
-            return; // the slots closing go to them
-        }
         let t = &self.config.timeouts;
         let (keepalive, header) = (t.keepalive().as_millis(), t.header().as_millis());
         let now = self.now;
-        let mut fresh = None;
-        let mut idle: Vec<(Millis, u32)> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| {
-                let idle = c.phase == Phase::Open && c.is_idle() && c.http.waiting == Waiting::Idle;
-                idle || matches!(c.phase, Phase::Lingering { .. })
-            })
-            .map(|(slot, c)| {
-                if matches!(c.phase, Phase::Lingering { .. }) {
-                    // Done with: its answer is out; it goes first.
-                    return (0, slot as u32, true);
+        // One pass: the slots already closing (they go to waiting clients),
+        // and the candidates with when they went idle.
+        let mut closing = 0;
+        let mut idle: Vec<(Millis, u32)> = Vec::new();
+        let mut look_again: Option<Millis> = None;
+        for (slot, c) in self.conns.iter() {
+            let since = match c.phase {
+                Phase::Closing { .. } => {
+                    closing += 1;
+                    continue;
                 }
-                // When it went idle: its read deadline less the timeout
-                // that was set from then.
-                let timeout = if c.http.served { keepalive } else { header } as Millis;
-                let since = c.read_deadline.get(now).saturating_sub(timeout);
-                (since, slot as u32, c.http.served)
-            })
-            // A connection just accepted has its first request on the way
-            // (often already in its socket): it is not idle until it has
-            // had FRESH_GRACE to send one.
-            .filter(|&(since, _, served)| {
-                let ripe = served || since + FRESH_GRACE <= now;
-                if !ripe {
-                    let at = since + FRESH_GRACE;
-                    fresh = Some(fresh.map_or(at, |t: Millis| t.min(at)));
+                // Done with (its answer is out): it goes first.
+                Phase::Lingering { .. } => 0,
+                Phase::Open if c.is_idle() && c.http.waiting == Waiting::Idle => {
+                    // Its read deadline less the timeout set when it went idle.
+                    let timeout = if c.http.served { keepalive } else { header } as Millis;
+                    let since = c.read_deadline.get(now).saturating_sub(timeout);
+                    // Just accepted: its first request may be on its way
+                    // (often already in its socket); not idle before
+                    // FRESH_GRACE, and looked at again then.
+                    if !c.http.served && since + FRESH_GRACE > now {
+                        let at = since + FRESH_GRACE;
+                        look_again = Some(look_again.map_or(at, |t| t.min(at)));
+                        continue;
+                    }
+                    since
                 }
-                ripe
-            })
-            .map(|(since, slot, _)| (since, slot))
-            .collect();
-        self.accept.look_again_at = fresh;
+                _ => continue,
+            };
+            idle.push((since, slot as u32));
+        }
+        self.accept.look_again_at = look_again;
+        // Clients an accept in flight will take, or a closing slot will go
+        // to, need no room made.
+        let taken = self.accept.in_flight() + closing;
+        let want = backlog.unwrap_or(1).saturating_sub(taken).min(EVICT_MAX);
+        if want == 0 {
+            return;
+        }
         if idle.is_empty() {
             debug!(
                 core = self.ex.core,

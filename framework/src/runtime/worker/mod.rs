@@ -55,14 +55,6 @@ pub(crate) struct WorkerSetup {
     pub(crate) certs: Option<Arc<crate::tls::Certificates>>,
 }
 
-/// The soft RLIMIT_NOFILE: the kernel refuses a larger descriptor table.
-fn open_file_limit() -> u32 {
-    match nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE) {
-        Ok((soft, _)) => soft.min(u32::MAX as u64) as u32,
-        Err(_) => 1024,
-    }
-}
-
 /// The eventfd other threads write to wake tasks of this core (a dup of
 /// the one its [`Core`] holds), read by the worker's ring.
 pub(crate) fn remote_eventfd() -> std::io::Result<(OwnedFd, OwnedFd)> {
@@ -153,7 +145,9 @@ impl Worker {
         // over RLIMIT_NOFILE: the cap is then the table (an accept into a
         // full table would take the connection off the queue and drop it).
         let max_conns = cfg.server.max_connections as u32;
-        let table = max_conns.min(open_file_limit()).max(1);
+        // (The kernel refuses a table larger than the soft RLIMIT_NOFILE.)
+        let nofile = crate::runtime::open_file_limit().min(u32::MAX as u64) as u32;
+        let table = max_conns.min(nofile).max(1);
         if table < max_conns {
             warn!(
                 core = setup.index,

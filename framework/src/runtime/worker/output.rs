@@ -386,13 +386,15 @@ impl Worker {
         if conn.is_idle() {
             conn.http.release_buffers(&mut self.ex.pool);
             if conn.is_open() && conn.http.waiting == crate::conn::Waiting::Idle {
+                // At the cap, it may make way for a waiting client.
                 self.accept.went_idle();
-            }
-            if self.draining && conn.is_open() && conn.http.waiting == crate::conn::Waiting::Idle {
-                // An answer sent before the drain began, without `Connection:
-                // close`: the client may be sending its next request now.
-                // It has the drain's idle grace to do so (see `start_drain`).
-                self.close_when_quiet(slot);
+                if self.draining {
+                    // An answer sent before the drain began, without
+                    // `Connection: close`: the client may be sending its
+                    // next request now. It has the drain's idle grace to do
+                    // so (see `start_drain`).
+                    self.close_when_quiet(slot);
+                }
             }
         }
     }
