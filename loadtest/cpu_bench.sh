@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Measures one server with the method of BENCHMARKS.md: the server pinned to
 # one core, wrk pinned to the other; prints req/s and server CPU per request
-# (utime+stime of every thread of the server, from /proc, over the run).
+# (utime+stime of every thread of the server and of its child processes,
+# such as nginx's workers, from /proc, over the run).
 #
 # usage: loadtest/cpu_bench.sh PID URL CONNECTIONS SECONDS [PIPELINE_DEPTH]
 set -euo pipefail
 pid=$1 url=$2 conns=$3 secs=$4 depth=${5:-1}
 ticks=$(getconf CLK_TCK)
-cpu() { awk '{print $14+$15}' "/proc/$pid/stat"; }
+tree() { echo "$1"; for c in $(pgrep -P "$1"); do tree "$c"; done; }
+cpu() { for p in $(tree "$pid"); do cat "/proc/$p/stat" 2>/dev/null; done | awk '{s += $14+$15} END {print s}'; }
 script=()
 if [ "$depth" -gt 1 ]; then script=(-s "$(dirname "$0")/pipeline.lua"); fi
 before=$(cpu)

@@ -520,7 +520,7 @@ fn check_prints_one_line_per_probe_and_names_the_first_fix() {
     for probe in [
         "kernel:",
         "io_uring:",
-        "io_uring opcodes: accept, poll_add, multishot recv, send, splice",
+        "io_uring opcodes: accept, poll_add, multishot recv, send, sendmsg, splice",
         "RLIMIT_MEMLOCK:",
         "RLIMIT_NOFILE:",
         "server.listen:",

@@ -28,8 +28,6 @@ pub(crate) use tls::TlsConn;
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-use bytes::Bytes;
-
 use crate::driver::op::{self, SplicePair};
 use crate::runtime::timer::{Armed, Deadline, Millis};
 
@@ -65,8 +63,8 @@ pub(crate) enum Output {
     Idle,
     /// The write buffer (moved out of `http.out`).
     Send(op::Send<Vec<u8>>),
-    /// A large body part sent from its own memory.
-    SendPart(Box<op::Send<Bytes>>),
+    /// The write buffer and body parts from their own memory, gathered.
+    SendVec(Box<op::SendVec>),
     /// A file range, spliced through a pipe.
     Splice(Box<Splicing>),
     /// TLS: records sealed from `plain` bytes of plaintext.

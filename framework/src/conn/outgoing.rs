@@ -32,4 +32,18 @@ impl Outgoing {
     pub(crate) fn remaining(&self) -> u64 {
         self.parts.front().map_or(0, |p| p.len() - self.done)
     }
+
+    /// `n` more bytes of the front memory parts went out (a gathering
+    /// send may finish several): parts sent whole leave the queue.
+    pub(crate) fn sent_from_memory(&mut self, mut n: u64) {
+        while n > 0 && !self.parts.is_empty() {
+            let take = n.min(self.remaining());
+            self.done += take;
+            n -= take;
+            if self.remaining() == 0 {
+                self.parts.pop_front();
+                self.done = 0;
+            }
+        }
+    }
 }

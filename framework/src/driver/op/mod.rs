@@ -23,6 +23,7 @@ mod poll;
 mod read;
 mod recv;
 mod send;
+mod send_vec;
 mod shutdown;
 mod socket_io;
 mod splice;
@@ -38,6 +39,7 @@ pub(crate) use poll::ListenerPoll;
 pub(crate) use read::Read;
 pub(crate) use recv::RecvMulti;
 pub(crate) use send::Send;
+pub(crate) use send_vec::{SendVec, MAX_IOVECS};
 pub(crate) use shutdown::Shutdown;
 pub(crate) use socket_io::{AcceptOne, Connect, RecvInto, SendFrom};
 pub(crate) use splice::{Pipe, SplicePair};
@@ -75,11 +77,12 @@ const fn probe<T: RingOp>() -> (u8, &'static str) {
 }
 
 /// Every opcode the event loop submits, from the op types themselves.
-pub(crate) const PROBED: [(u8, &str); 16] = [
+pub(crate) const PROBED: [(u8, &str); 17] = [
     probe::<AcceptDirect>(),
     probe::<ListenerPoll>(),
     probe::<RecvMulti>(),
     probe::<Send<Vec<u8>>>(),
+    probe::<SendVec>(),
     probe::<SplicePair>(),
     probe::<OpenAt2>(),
     probe::<Statx>(),

@@ -1,6 +1,5 @@
 //! A send of owned bytes on a connection.
 
-use bytes::{Buf, Bytes};
 use io_uring::{opcode, squeue, types};
 
 use super::RingOp;
@@ -20,15 +19,6 @@ impl SendBuf for Vec<u8> {
         // Only after a short send (a full socket buffer): rare, and cheaper
         // than a field that every idle connection would carry.
         self.drain(..n.min(self.len()));
-    }
-}
-
-impl SendBuf for Bytes {
-    fn pending(&self) -> &[u8] {
-        self
-    }
-    fn consume(&mut self, n: usize) {
-        self.advance(n.min(self.len()));
     }
 }
 

@@ -92,9 +92,7 @@ impl Worker {
         };
         match &conn.output {
             Output::Idle => {}
-            Output::Send(_) | Output::SendPart(_) | Output::Sealed(_) => {
-                targets[1] = Some(Op::Send)
-            }
+            Output::Send(_) | Output::SendVec(_) | Output::Sealed(_) => targets[1] = Some(Op::Send),
             Output::ReadChunk(_) => targets[1] = Some(Op::ReadChunk),
             Output::Splice(s) => {
                 targets[1] = Some(Op::SpliceOut);

@@ -46,17 +46,37 @@ impl Worker {
         self.arm_timer(slot);
     }
 
-    /// Moves the write buffer into a send op.
+    /// Moves the write buffer into a send op, gathering the body parts in
+    /// memory that follow it (a response's body is not copied behind its
+    /// head: see `SEND_GATHERED_MIN`).
     fn start_send(&mut self, slot: u32) {
-        let deadline = Clock::deadline(self.now, self.config.timeouts.send());
         let conn = &mut self.conns[slot as usize];
         let buf = std::mem::take(&mut conn.http.out);
+        let parts = memory_parts(conn.http.outgoing.as_deref());
+        if !parts.is_empty() {
+            return self.send_gathered(slot, buf, parts);
+        }
+        let deadline = Clock::deadline(self.now, self.config.timeouts.send());
         let op = op::Send::new(buf);
         let entry = op.entry(
             conn.fd,
             Token::conn(Op::Send, slot, conn.generation).encode(),
         );
         conn.output = Output::Send(op);
+        conn.send_deadline = Deadline::at(deadline);
+        self.push(entry);
+    }
+
+    /// One `sendmsg` of `head` and `parts`.
+    fn send_gathered(&mut self, slot: u32, head: Vec<u8>, parts: Vec<bytes::Bytes>) {
+        let deadline = Clock::deadline(self.now, self.config.timeouts.send());
+        let conn = &mut self.conns[slot as usize];
+        let mut op = op::SendVec::new(head, parts);
+        let entry = op.entry(
+            conn.fd,
+            Token::conn(Op::Send, slot, conn.generation).encode(),
+        );
+        conn.output = Output::SendVec(op);
         conn.send_deadline = Deadline::at(deadline);
         self.push(entry);
     }
@@ -112,13 +132,25 @@ impl Worker {
                 }
                 return self.after_send(slot, c.result);
             }
-            Output::SendPart(op) => {
-                if c.result > 0 {
+            Output::SendVec(mut op) => {
+                let closing = matches!(conn.phase, Phase::Closing { .. });
+                if c.result >= 0 {
+                    let (body, all) = op.advance(c.result as usize);
                     if let Some(out) = conn.http.outgoing.as_mut() {
-                        out.done += c.result as u64;
+                        out.sent_from_memory(body as u64);
+                    }
+                    if !all && !closing {
+                        // Partial write: the same op sends the rest.
+                        let user_data = Token::conn(Op::Send, slot, conn.generation).encode();
+                        let entry = op.entry(conn.fd, user_data);
+                        conn.output = Output::SendVec(op);
+                        conn.send_deadline = Deadline::at(deadline);
+                        return self.push(entry);
                     }
                 }
-                drop(op); // its Bytes are a reference to the part, which stays queued
+                // Its parts are references to the queued ones: dropping
+                // them frees nothing the queue still needs.
+                self.ex.pool.put(op.into_head());
             }
             other => conn.output = other,
         }
@@ -157,12 +189,9 @@ impl Worker {
             return self.push(entry);
         };
         match part {
-            Part::Bytes(bytes) => {
-                let op = op::Send::new(bytes.slice(out.done as usize..));
-                let entry = op.entry(fd, Token::conn(Op::Send, slot, generation).encode());
-                conn.output = Output::SendPart(Box::new(op));
-                conn.send_deadline = Deadline::at(deadline);
-                self.push(entry);
+            Part::Bytes(_) => {
+                let parts = memory_parts(Some(out));
+                self.send_gathered(slot, Vec::new(), parts);
             }
             Part::File(file) => {
                 let pipe = match out.pipe.take().or_else(|| self.pipes.pop()) {
@@ -410,4 +439,23 @@ impl Worker {
             }
         }
     }
+}
+
+/// The unsent bytes of the memory parts at the front of `outgoing` (at
+/// most `MAX_IOVECS - 1`, stopping at a file part), to gather into one send
+/// after the write buffer.
+fn memory_parts(outgoing: Option<&crate::conn::Outgoing>) -> Vec<bytes::Bytes> {
+    let Some(out) = outgoing else {
+        return Vec::new();
+    };
+    let mut parts = Vec::new();
+    for (i, part) in out.parts.iter().enumerate() {
+        let Part::Bytes(bytes) = part else { break };
+        if parts.len() == op::MAX_IOVECS - 1 {
+            break;
+        }
+        let skip = if i == 0 { out.done as usize } else { 0 };
+        parts.push(bytes.slice(skip..));
+    }
+    parts
 }
