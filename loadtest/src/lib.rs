@@ -7,6 +7,7 @@
 //! - [`wrk`], [`oha`]: the load generators, run and parsed;
 //! - [`idle`]: the idle keep-alive memory scenario, a Rust client;
 //! - [`procfs`]: CPU time and RSS of a server's process tree from /proc;
+//! - [`topology`]: physical cores, the sweep's CPU sets, CPU busy shares;
 //! - [`report`]: medians, the markdown table, the JSON dump;
 //! - [`chart`]: the SVG chart;
 //! - [`soak`]: `--soak MINUTES`, mixed traffic and resource sampling.
@@ -21,6 +22,7 @@ pub mod report;
 pub mod scenarios;
 pub mod soak;
 pub mod targets;
+pub mod topology;
 pub mod wrk;
 
 /// Default CPU split of `allowed` into (server, client): on two CPUs the

@@ -21,9 +21,16 @@ use percore_loadtest::{chart, default_cpus, procfs};
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
-    /// Comma-separated scenarios: plaintext,json,pipelined,static-4k,static-64k,static-1m,latency,idle,sweep
-    #[arg(long, value_delimiter = ',', default_values_t = scenarios::ALL.iter().map(|s| s.to_string()))]
-    scenarios: Vec<String>,
+    /// Comma-separated scenarios: plaintext,json,pipelined,static-4k,static-64k,static-1m,latency,idle,sweep.
+    /// Default: all, or only the sweep when --sweep is given.
+    #[arg(long, value_delimiter = ',')]
+    scenarios: Option<Vec<String>>,
+    /// Worker counts of the sweep (plaintext and pipelined at each), e.g.
+    /// 1,2,4,8: the server on one CPU of each of N physical cores, wrk on
+    /// the other cores. Default: 1 and the powers of two below the number
+    /// of physical cores.
+    #[arg(long, value_delimiter = ',')]
+    sweep: Option<Vec<usize>>,
     /// Comma-separated targets: percore-hello,percore-server,nginx,h2o,actix,hyper,may,ntex
     #[arg(long, value_delimiter = ',', default_values_t = targets::ALL.iter().map(|s| s.to_string()))]
     targets: Vec<String>,
@@ -90,16 +97,23 @@ fn run(mut cli: Cli) -> Result<ExitCode, String> {
     if let Some(minutes) = cli.soak {
         return soak(&repo, minutes, cli.no_build);
     }
+    let mut scenario_names = cli.scenarios.clone().unwrap_or_else(|| match cli.sweep {
+        Some(_) => vec!["sweep".to_string()],
+        None => scenarios::ALL.iter().map(|s| s.to_string()).collect(),
+    });
     if cli.smoke {
         cli.rounds = 1;
         cli.secs = 2;
         cli.idle_connections = cli.idle_connections.min(1000);
         cli.targets = vec!["percore-hello".into(), "percore-server".into()];
-        cli.scenarios = ["plaintext", "json", "pipelined", "latency", "idle"]
+        scenario_names = ["plaintext", "json", "pipelined", "latency", "idle"]
             .map(String::from)
             .to_vec();
     }
-    for s in &cli.scenarios {
+    if cli.sweep.as_ref().is_some_and(|w| w.contains(&0)) {
+        return Err("--sweep: worker counts start at 1".into());
+    }
+    for s in &scenario_names {
         if !scenarios::ALL.contains(&s.as_str()) {
             return Err(format!(
                 "unknown scenario {s:?}; known: {}",
@@ -110,9 +124,9 @@ fn run(mut cli: Cli) -> Result<ExitCode, String> {
     if find_tool("wrk").is_none() {
         return Err("wrk not installed: run loadtest/setup.sh".into());
     }
-    if cli.scenarios.iter().any(|s| s == "latency") && find_tool("oha").is_none() {
+    if scenario_names.iter().any(|s| s == "latency") && find_tool("oha").is_none() {
         println!("latency: skipped: oha not installed (run loadtest/setup.sh)");
-        cli.scenarios.retain(|s| s != "latency");
+        scenario_names.retain(|s| s != "latency");
     }
     if !cli.no_build {
         build_percore(&repo);
@@ -144,7 +158,19 @@ fn run(mut cli: Cli) -> Result<ExitCode, String> {
     scenarios::write_static_files(&work)?;
     pin_self(&client_cpus);
 
+    let cores = percore_loadtest::topology::physical_cores();
+    let sweep_steps = cli.sweep.clone().unwrap_or_else(|| {
+        std::iter::successors(Some(1), |w| Some(w * 2))
+            .take_while(|w| *w == 1 || *w < cores.len())
+            .collect()
+    });
+    let sweep = if cli.server_cpus.is_some() || cli.client_cpus.is_some() {
+        scenarios::SweepCpus::Explicit
+    } else {
+        scenarios::SweepCpus::Cores(cores)
+    };
     let settings = Settings {
+        sweep,
         workers: cli.workers.unwrap_or(server_cpus.len()),
         server_cpus,
         wrk_threads: client_cpus.len(),
@@ -165,10 +191,9 @@ fn run(mut cli: Cli) -> Result<ExitCode, String> {
         }
         targets.push(t);
     }
-    let scenario_list: Vec<Scenario> = cli
-        .scenarios
+    let scenario_list: Vec<Scenario> = scenario_names
         .iter()
-        .flat_map(|s| Scenario::expand(s, settings.server_cpus.len()))
+        .flat_map(|s| Scenario::expand(s, &sweep_steps))
         .collect();
     eprintln!(
         "server CPUs {} ({} workers), client CPUs {} ({} wrk threads), {} round(s) of {} s",

@@ -66,6 +66,13 @@ pub struct Run {
     pub non_2xx: u64,
     pub socket_errors: u64,
     pub idle: Option<IdleFigures>,
+    /// The CPUs the server and the load generator ran on.
+    pub server_cpus: Vec<usize>,
+    pub client_cpus: Vec<usize>,
+    /// Share of time (0..=1) those CPUs were busy during the load, from
+    /// /proc/stat: a client near 1 means the figure is the client's limit.
+    pub server_busy: Option<f64>,
+    pub client_busy: Option<f64>,
 }
 
 impl Run {
@@ -96,6 +103,10 @@ impl Run {
             non_2xx: 0,
             socket_errors: 0,
             idle: None,
+            server_cpus: Vec::new(),
+            client_cpus: Vec::new(),
+            server_busy: None,
+            client_busy: None,
         }
     }
 
@@ -124,6 +135,9 @@ pub enum Cell {
         p99_us: f64,
         p999_us: f64,
         bytes_per_conn: Option<f64>,
+        /// Busy shares of the server's and the client's CPUs, in percent.
+        server_busy_pct: f64,
+        client_busy_pct: f64,
     },
     Failed(String),
     Unavailable(String),
@@ -168,6 +182,8 @@ pub fn cell(runs: &[&Run]) -> Option<Cell> {
         p99_us: m(&pct("p99")),
         p999_us: m(&pct("p99.9")),
         bytes_per_conn: bytes.is_finite().then_some(bytes),
+        server_busy_pct: m(&|r| r.server_busy.map_or(f64::NAN, |b| b * 100.0)),
+        client_busy_pct: m(&|r| r.client_busy.map_or(f64::NAN, |b| b * 100.0)),
     })
 }
 
@@ -281,6 +297,11 @@ pub fn markdown(runs: &[Run]) -> String {
         for t in &targets {
             let text = match cells.get(&(s.clone(), t.clone())) {
                 None => "-".to_string(),
+                // A sweep step this machine cannot run says why in place
+                // (the target itself ran the other steps).
+                Some(Cell::Unavailable(why)) if s.starts_with("sweep-") => {
+                    format!("unavailable ({})", short(why))
+                }
                 Some(Cell::Unavailable(why)) => {
                     unavailable.entry(t.clone()).or_insert_with(|| why.clone());
                     "unavailable".to_string()
@@ -294,6 +315,8 @@ pub fn markdown(runs: &[Run]) -> String {
                         p99_us,
                         p999_us,
                         bytes_per_conn,
+                        server_busy_pct,
+                        client_busy_pct,
                     },
                 ) => {
                     let mut text = match (s.as_str(), bytes_per_conn) {
@@ -306,6 +329,11 @@ pub fn markdown(runs: &[Run]) -> String {
                         (_, Some(b)) => format!("{:.2} KiB/conn", b / 1024.0),
                         _ => format!("{} req/s, {cpu_us_per_req:.2} us/req", si(*rps)),
                     };
+                    if s.starts_with("sweep-") {
+                        text.push_str(&format!(
+                            ", server {server_busy_pct:.0}% / client {client_busy_pct:.0}% busy"
+                        ));
+                    }
                     if let (Some((mine, _)), Some((best, _))) = (key_figure(s, c), best) {
                         text.push_str(&format!(" ({:.2}x)", mine / best));
                     }
@@ -326,6 +354,49 @@ pub fn markdown(runs: &[Run]) -> String {
         out.push_str(&format!("\n- {t} unavailable: {why}"));
     }
     out.push('\n');
+    out.push_str(&scaling(&scenarios, &targets, &cells));
+    out
+}
+
+/// For the sweep: each step's req/s as a share of linear scaling from the
+/// step of one worker (req/s at N workers / (N x req/s at 1)).
+fn scaling(scenarios: &[String], targets: &[String], cells: &CellMap) -> String {
+    let rps = |s: &str, t: &String| match cells.get(&(s.to_string(), t.clone())) {
+        Some(Cell::Ok { rps, .. }) if rps.is_finite() && *rps > 0.0 => Some(*rps),
+        _ => None,
+    };
+    let mut out = String::new();
+    for load in ["plaintext", "pipelined"] {
+        let prefix = format!("sweep-{load}-w");
+        let steps: Vec<(usize, &String)> = scenarios
+            .iter()
+            .filter_map(|s| Some((s.strip_prefix(&prefix)?.parse().ok()?, s)))
+            .filter(|(w, _)| *w > 1)
+            .collect();
+        let mut lines = String::new();
+        for t in targets {
+            let Some(one) = rps(&format!("{prefix}1"), t) else {
+                continue;
+            };
+            let shares: Vec<String> = steps
+                .iter()
+                .filter_map(|(w, s)| {
+                    Some(format!(
+                        "{w}: {:.0}%",
+                        rps(s, t)? / (one * *w as f64) * 100.0
+                    ))
+                })
+                .collect();
+            if !shares.is_empty() {
+                lines.push_str(&format!("- {t}: {}\n", shares.join(", ")));
+            }
+        }
+        if !lines.is_empty() {
+            out.push_str(&format!(
+                "\nScaling of {load} (req/s as a share of linear from 1 worker):\n{lines}"
+            ));
+        }
+    }
     out
 }
 
@@ -406,6 +477,10 @@ mod tests {
             non_2xx: 0,
             socket_errors: 0,
             idle: None,
+            server_cpus: Vec::new(),
+            client_cpus: Vec::new(),
+            server_busy: None,
+            client_busy: None,
         }
     }
 
@@ -427,6 +502,50 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("- hyper unavailable: boom"), "{t}");
+    }
+
+    #[test]
+    fn sweep_rows_show_busy_shares_and_scaling() {
+        let step = |scenario: &str, target: &str, rps: f64, client: f64| {
+            let mut r = run(
+                scenario,
+                target,
+                target.starts_with("percore"),
+                rps,
+                Status::Ok,
+            );
+            r.server_busy = Some(0.99);
+            r.client_busy = Some(client);
+            r
+        };
+        let mut far = run(
+            "sweep-plaintext-w8",
+            "nginx",
+            false,
+            0.0,
+            Status::Unavailable,
+        );
+        far.reason = Some("8 worker(s) need 9 physical cores".into());
+        let runs = vec![
+            step("sweep-plaintext-w1", "percore-hello", 100.0, 0.5),
+            step("sweep-plaintext-w1", "nginx", 80.0, 0.4),
+            step("sweep-plaintext-w4", "percore-hello", 380.0, 1.0),
+            step("sweep-plaintext-w4", "nginx", 240.0, 0.7),
+            far,
+        ];
+        let t = markdown(&runs);
+        assert!(
+            t.contains("| sweep-plaintext-w4 | 380 req/s, 2.00 us/req, server 99% / client 100% busy (1.58x) |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("unavailable (8 worker(s) need 9 physical cores)"),
+            "{t}"
+        );
+        assert!(!t.contains("- nginx unavailable"), "{t}");
+        assert!(t.contains("- percore-hello: 4: 95%"), "{t}");
+        assert!(t.contains("- nginx: 4: 75%"), "{t}");
+        assert!(!t.contains("Scaling of pipelined"), "{t}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::oha::OhaRun;
 use crate::report::{Run, Status};
 use crate::targets::Target;
+use crate::topology::CpuTicks;
 use crate::wrk::WrkRun;
 use crate::{idle, procfs};
 
@@ -54,8 +55,10 @@ pub enum Kind {
     Latency,
     /// Idle keep-alive connections: server memory per connection.
     Idle,
-    /// Plaintext with the server on its first `workers` CPUs.
-    Sweep { workers: usize },
+    /// Plaintext (or pipelined) with `workers` workers, the server on one
+    /// CPU of each of `workers` physical cores and wrk on the others (see
+    /// [`crate::topology`]).
+    Sweep { workers: usize, pipelined: bool },
 }
 
 /// One row of the table.
@@ -79,11 +82,47 @@ pub struct Settings {
     pub idle_connections: usize,
     /// Holds `static/` and the servers' logs and scratch dirs.
     pub work: PathBuf,
+    /// Where the sweep's steps run.
+    pub sweep: SweepCpus,
+}
+
+/// The CPU sets of the sweep's steps.
+#[derive(Debug, Clone)]
+pub enum SweepCpus {
+    /// From the machine's physical cores ([`crate::topology::sweep_cpus`]).
+    Cores(Vec<Vec<usize>>),
+    /// Given with `--server-cpus` / `--client-cpus`: a step of N workers
+    /// takes the first N server CPUs, wrk all the client CPUs.
+    Explicit,
+}
+
+impl Settings {
+    /// The server's and the client's CPUs for a sweep step, or why it
+    /// cannot run here.
+    fn sweep_cpus(&self, workers: usize) -> Result<(Vec<usize>, Vec<usize>), String> {
+        match &self.sweep {
+            SweepCpus::Cores(cores) => crate::topology::sweep_cpus(cores, workers).ok_or_else(|| {
+                format!(
+                    "{workers} worker(s) need {} physical cores (one left for wrk); this machine has {}",
+                    workers + 1,
+                    cores.len()
+                )
+            }),
+            SweepCpus::Explicit if workers <= self.server_cpus.len() => {
+                Ok((self.server_cpus[..workers].to_vec(), self.client_cpus.clone()))
+            }
+            SweepCpus::Explicit => Err(format!(
+                "{workers} worker(s) need {workers} server CPUs; --server-cpus gives {}",
+                self.server_cpus.len()
+            )),
+        }
+    }
 }
 
 impl Scenario {
-    /// Expand a scenario name; `sweep` becomes `sweep-w1..=sweep-wN`.
-    pub fn expand(name: &str, max_workers: usize) -> Vec<Scenario> {
+    /// Expand a scenario name; `sweep` becomes `sweep-plaintext-wN` and
+    /// `sweep-pipelined-wN` for each N of `sweep`.
+    pub fn expand(name: &str, sweep: &[usize]) -> Vec<Scenario> {
         let one = |kind| {
             vec![Scenario {
                 name: name.to_string(),
@@ -96,10 +135,19 @@ impl Scenario {
             "pipelined" => one(Kind::Pipelined),
             "latency" => one(Kind::Latency),
             "idle" => one(Kind::Idle),
-            "sweep" => (1..=max_workers)
-                .map(|w| Scenario {
-                    name: format!("sweep-w{w}"),
-                    kind: Kind::Sweep { workers: w },
+            "sweep" => [false, true]
+                .into_iter()
+                .flat_map(|pipelined| {
+                    sweep.iter().map(move |&w| Scenario {
+                        name: format!(
+                            "sweep-{}-w{w}",
+                            if pipelined { "pipelined" } else { "plaintext" }
+                        ),
+                        kind: Kind::Sweep {
+                            workers: w,
+                            pipelined,
+                        },
+                    })
                 })
                 .collect(),
             _ => STATIC_FILES
@@ -116,20 +164,23 @@ impl Scenario {
     /// Whether `target` takes part in this scenario.
     pub fn applies_to(&self, target: &Target) -> bool {
         match self.kind {
-            Kind::Plaintext | Kind::Json | Kind::Pipelined | Kind::Latency => target.serves.app,
+            Kind::Plaintext | Kind::Json | Kind::Pipelined | Kind::Latency | Kind::Sweep { .. } => {
+                target.serves.app
+            }
             Kind::Static { .. } => target.serves.files,
             Kind::Idle => target.serves.app || target.serves.files,
-            // Scaling is shown for percore's hello and nginx only.
-            Kind::Sweep { .. } => {
-                target.name == "percore-hello" || (target.name == "nginx" && target.serves.app)
-            }
         }
     }
 
     /// The path requested, and the connections used.
     fn request(&self, target: &Target) -> (String, usize) {
         match self.kind {
-            Kind::Plaintext | Kind::Sweep { .. } | Kind::Latency => ("/plaintext".into(), 64),
+            Kind::Plaintext | Kind::Latency => ("/plaintext".into(), 64),
+            // Connections grow with the workers, so each has as many.
+            Kind::Sweep { workers, pipelined } => (
+                "/plaintext".into(),
+                if pipelined { 256 } else { 64 } * workers,
+            ),
             Kind::Json => ("/json".into(), 64),
             Kind::Pipelined => ("/plaintext".into(), 256),
             Kind::Static { file, connections } => (format!("/static/{file}"), connections),
@@ -141,24 +192,44 @@ impl Scenario {
     /// Run this scenario once against `target`.
     pub fn run(&self, target: &Target, round: usize, s: &Settings) -> Run {
         let (path, connections) = self.request(target);
-        let (cpus, workers) = match self.kind {
-            Kind::Sweep { workers } => (s.server_cpus[..workers].to_vec(), workers),
-            _ => (s.server_cpus.clone(), s.workers),
+        let step = match self.kind {
+            Kind::Sweep { workers, .. } => Some((workers, s.sweep_cpus(workers))),
+            _ => None,
         };
+        let workers = step.as_ref().map_or(s.workers, |(w, _)| *w);
         let mut run = Run::new(round, &self.name, target, workers, connections, s.secs);
         if let Some(why) = &target.unavailable {
             return run.with_status(Status::Unavailable, why);
         }
+        let swept;
+        let (cpus, s) = match step {
+            None => (s.server_cpus.clone(), s),
+            Some((_, Err(why))) => return run.with_status(Status::Unavailable, &why),
+            Some((_, Ok((server, client)))) => {
+                swept = Settings {
+                    wrk_threads: client.len(),
+                    client_cpus: client,
+                    ..s.clone()
+                };
+                (server, &swept)
+            }
+        };
+        run.server_cpus = cpus.clone();
+        run.client_cpus = s.client_cpus.clone();
         let server = match target.start(&cpus, workers, &s.work) {
             Ok(server) => server,
             Err(why) => return run.with_status(Status::Unavailable, &why),
         };
         let url = format!("http://127.0.0.1:{}{path}", server.port);
         let cpu_before = procfs::cpu_time(server.pid);
+        let ticks_before = CpuTicks::sample();
         let failure = self
             .drive(&url, &server, &path, connections, s, &mut run)
             .err();
         let cpu = procfs::cpu_time(server.pid).saturating_sub(cpu_before);
+        let ticks = CpuTicks::sample();
+        run.server_busy = ticks.busy_since(&ticks_before, &cpus);
+        run.client_busy = ticks.busy_since(&ticks_before, &s.client_cpus);
         run.peak_rss_kib = procfs::peak_rss_kib(server.pid);
         run.server_cpu_secs = cpu.as_secs_f64();
         if run.requests > 0 {
@@ -228,8 +299,15 @@ impl Scenario {
                 Ok(())
             }
             _ => {
-                let pipeline = matches!(self.kind, Kind::Pipelined)
-                    .then_some((s.pipeline_script.as_path(), s.pipeline_depth));
+                let pipelined = matches!(
+                    self.kind,
+                    Kind::Pipelined
+                        | Kind::Sweep {
+                            pipelined: true,
+                            ..
+                        }
+                );
+                let pipeline = pipelined.then_some((s.pipeline_script.as_path(), s.pipeline_depth));
                 let wrk = WrkRun {
                     url,
                     connections,
@@ -307,14 +385,24 @@ mod tests {
     #[test]
     fn every_name_expands() {
         for name in ALL {
-            assert!(!Scenario::expand(name, 2).is_empty(), "{name}");
+            assert!(!Scenario::expand(name, &[1]).is_empty(), "{name}");
         }
-        let sweep: Vec<_> = Scenario::expand("sweep", 3)
+        let sweep: Vec<_> = Scenario::expand("sweep", &[1, 2, 4])
             .into_iter()
             .map(|s| s.name)
             .collect();
-        assert_eq!(sweep, ["sweep-w1", "sweep-w2", "sweep-w3"]);
-        assert!(Scenario::expand("nope", 2).is_empty());
+        assert_eq!(
+            sweep,
+            [
+                "sweep-plaintext-w1",
+                "sweep-plaintext-w2",
+                "sweep-plaintext-w4",
+                "sweep-pipelined-w1",
+                "sweep-pipelined-w2",
+                "sweep-pipelined-w4"
+            ]
+        );
+        assert!(Scenario::expand("nope", &[1]).is_empty());
     }
 
     #[test]

@@ -6,6 +6,15 @@
 //! soon as those bytes have been parsed (or copied into the connection's own
 //! buffer, for a request split across reads).
 //!
+//! Buffers are consumed incrementally where the kernel can
+//! (`IOU_PBUF_RING_INC`, Linux 6.12): a recv takes only the bytes it
+//! fills, and the next recv (of any connection) continues in the same
+//! buffer. Forty-byte requests then share a buffer instead of taking 4 KiB
+//! each: the ring's memory a core touches follows the bytes received, not
+//! the number of recvs (10,000 one-request connections touched every
+//! buffer of every core before; see BENCHMARKS.md, idle memory), and the
+//! bytes a busy core parses sit in a few hot pages.
+//!
 //! Memory layout: `entries` ring slots of `io_uring_buf` (16 bytes each, page
 //! aligned, mapped with mmap) shared with the kernel, and one contiguous
 //! allocation of `entries * buf_size` bytes that the slots point into. The ring
@@ -18,6 +27,10 @@ use std::sync::atomic::{AtomicU16, Ordering};
 
 use io_uring::types::BufRingEntry;
 use io_uring::Submitter;
+
+/// `IOU_PBUF_RING_INC` (linux/io_uring.h; the io-uring crate keeps its
+/// `sys` module private).
+const IOU_PBUF_RING_INC: u16 = 2;
 
 /// Byte offset of the shared tail inside slot 0 (`struct io_uring_buf_ring`).
 const TAIL_OFFSET: usize = 14;
@@ -36,6 +49,11 @@ pub struct BufRing {
     /// Buffers the kernel may fill: published, not yet handed back in a CQE.
     available: u32,
     entries: u32,
+    /// Consumed incrementally (the kernel accepted `IOU_PBUF_RING_INC`).
+    incremental: bool,
+    /// Per buffer: bytes already handed out in earlier CQEs (incremental
+    /// consumption: the next CQE's bytes start there).
+    consumed: Box<[u32]>,
 }
 
 impl BufRing {
@@ -83,12 +101,24 @@ impl BufRing {
             group,
             available: 0,
             entries: entries as u32,
+            incremental: true,
+            consumed: vec![0; entries as usize].into_boxed_slice(),
         };
         // SAFETY: the mapping lives as long as `this`, which the worker keeps
         // until after the ring is dropped (see field order in the worker).
-        unsafe {
-            submitter.register_buf_ring_with_flags(this.ring.as_ptr() as u64, entries, group, 0)?
-        };
+        let addr = this.ring.as_ptr() as u64;
+        let inc = IOU_PBUF_RING_INC;
+        // SAFETY: as above, for either registration.
+        if let Err(e) = unsafe { submitter.register_buf_ring_with_flags(addr, entries, group, inc) }
+        {
+            // A kernel before 6.12 refuses the flag: whole buffers, then.
+            if e.raw_os_error() != Some(libc::EINVAL) {
+                return Err(e);
+            }
+            this.incremental = false;
+            // SAFETY: as above.
+            unsafe { submitter.register_buf_ring_with_flags(addr, entries, group, 0)? };
+        }
         for bid in 0..entries {
             this.recycle(bid);
         }
@@ -101,9 +131,13 @@ impl BufRing {
         self.group
     }
 
-    /// A CQE handed buffer `bid` to us (it comes back by `recycle`).
-    pub fn taken(&mut self) {
-        self.available = self.available.saturating_sub(1);
+    /// A CQE with these `flags` named a buffer. Unless the kernel keeps
+    /// filling it (`IORING_CQE_F_BUF_MORE`), the buffer has left the ring
+    /// (it comes back by [`BufRing::release`]).
+    pub fn taken(&mut self, flags: u32) {
+        if !io_uring::cqueue::buffer_more(flags) {
+            self.available = self.available.saturating_sub(1);
+        }
     }
 
     /// Buffers the kernel may fill now, and how many the ring has. Equal
@@ -112,16 +146,39 @@ impl BufRing {
         (self.available, self.entries)
     }
 
-    /// The first `len` bytes the kernel wrote into buffer `bid`.
+    /// The `len` bytes a CQE says the kernel wrote into buffer `bid`
+    /// (after the bytes of its earlier CQEs, when consumed incrementally).
     pub fn filled(&self, bid: u16, len: usize) -> &[u8] {
-        let start = bid as usize * self.buf_size as usize;
-        let len = len.min(self.buf_size as usize);
+        let size = self.buf_size as usize;
+        let offset = self.consumed.get(bid as usize).map_or(0, |&c| c as usize);
+        let start = bid as usize * size + offset.min(size);
+        let len = len.min(size - offset.min(size));
         &self.buffers[start..start + len]
+    }
+
+    /// The bytes of a CQE (`len`, `flags`) in buffer `bid` were used: the
+    /// buffer goes back to the ring, unless the kernel keeps filling it
+    /// (`IORING_CQE_F_BUF_MORE`), in which case its next bytes follow these.
+    pub fn release(&mut self, bid: u16, len: usize, flags: u32) {
+        let Some(consumed) = self.consumed.get_mut(bid as usize) else {
+            return;
+        };
+        if self.incremental && io_uring::cqueue::buffer_more(flags) {
+            *consumed += len as u32;
+        } else {
+            *consumed = 0;
+            self.recycle(bid);
+        }
+    }
+
+    /// Whether buffers are consumed incrementally.
+    pub fn incremental(&self) -> bool {
+        self.incremental
     }
 
     /// Gives buffer `bid` back: writes its slot at the tail. The kernel sees
     /// it after the next [`BufRing::publish`].
-    pub fn recycle(&mut self, bid: u16) {
+    fn recycle(&mut self, bid: u16) {
         let slot = (self.tail & self.mask) as usize;
         let addr = self.buffers.as_ptr() as u64 + bid as u64 * self.buf_size as u64;
         // SAFETY: `slot < entries`, inside the mapping. Slots between the

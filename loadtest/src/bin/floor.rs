@@ -89,7 +89,7 @@ fn main() {
         }
     }
     let answer = answer(mode, file.as_deref());
-    let file_fd = file.map(|f| {
+    let file_fd = file.filter(|_| mode != Mode::Plaintext).map(|f| {
         std::fs::File::open(&f)
             .unwrap_or_else(|e| fail(&format!("{f}: {e}")))
             .into_raw_fd()

@@ -164,7 +164,10 @@ impl Worker {
             cfg.ring.buffer_size,
         )
         .map_err(|e| Error::Ring(crate::driver::SetupError::from_io(e)))?;
-        let features = ring.features().to_string();
+        let mut features = ring.features().to_string();
+        if bufs.incremental() {
+            features.push_str(" buf-ring-inc");
+        }
         let mut worker = Worker {
             ring,
             bufs,
@@ -406,7 +409,7 @@ impl Worker {
 
     fn on_completion(&mut self, c: Completion) {
         if c.buffer_id().is_some() {
-            self.bufs.taken(); // recycled on every path below
+            self.bufs.taken(c.flags); // released on every path below
         }
         let Some(token) = Token::decode(c.user_data) else {
             return;
@@ -432,7 +435,7 @@ impl Worker {
         if !live {
             // A CQE for a connection that is gone: return its buffer.
             if let Some(bid) = c.buffer_id() {
-                self.bufs.recycle(bid);
+                self.bufs.release(bid, c.result.max(0) as usize, c.flags);
             }
             return;
         }

@@ -76,7 +76,7 @@ impl Worker {
                         // sending, the close lingers.
                         conn.linger = true;
                     }
-                    self.bufs.recycle(bid);
+                    self.bufs.release(bid, n as usize, c.flags);
                     self.settle(slot);
                 }
             }
