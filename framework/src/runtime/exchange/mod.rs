@@ -83,6 +83,8 @@ pub(crate) struct Exchange {
     pub(crate) app: App,
     pub(crate) limits: Limits,
     pub(crate) date: DateCache,
+    /// The start of a 200's head, rebuilt when the date changes.
+    pub(crate) ok_prefix: crate::http::encode::OkPrefix,
     pub(crate) server_header: Box<[u8]>,
     /// `Strict-Transport-Security` for every response (`[tls] hsts`).
     pub(crate) hsts: Option<::http::HeaderValue>,
@@ -125,6 +127,7 @@ impl Exchange {
             app,
             limits,
             date: DateCache::new(),
+            ok_prefix: Default::default(),
             server_header: server_header.as_bytes().into(),
             hsts: None,
             pool: BufPool::new(),
