@@ -232,7 +232,7 @@ impl From<()> for Body {
 pub struct Response {
     pub(crate) status: StatusCode,
     pub(crate) content_type: Option<HeaderValue>,
-    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) headers: thin_vec::ThinVec<(HeaderName, HeaderValue)>,
     pub(crate) body: Body,
     /// Set when a header given to the builder was invalid: the response is
     /// replaced by a 500 rather than sending a malformed or injected header.
@@ -257,7 +257,7 @@ impl Response {
         Response {
             status,
             content_type: None,
-            headers: Vec::new(),
+            headers: thin_vec::ThinVec::new(),
             body: Body::Empty,
             invalid: false,
             error: None,
@@ -508,5 +508,21 @@ mod tests {
         assert!(!r.invalid);
         assert_eq!(r.header_value("X-OK").unwrap(), "1");
         assert_eq!(r.header_value("content-type").unwrap(), "text/html");
+    }
+}
+#[cfg(test)]
+mod size {
+    /// A response is moved at each builder step and on its way to the
+    /// encoder: up to 128 bytes the compiler moves it with a few vector
+    /// stores, over that it calls memcpy (136 bytes cost 7% of a pipelined
+    /// request's time in user space; issue 12). The extra headers are a
+    /// `ThinVec` (8 bytes) for this.
+    #[test]
+    fn a_response_is_moved_without_memcpy() {
+        assert!(
+            std::mem::size_of::<super::Response>() <= 128,
+            "{}",
+            std::mem::size_of::<super::Response>()
+        );
     }
 }
