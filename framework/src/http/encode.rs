@@ -7,7 +7,7 @@
 //! numbers go through `itoa` or a stack buffer, never `format!`.
 //! Header names are written in lowercase, as HTTP/2 and hyper do.
 
-use http::StatusCode;
+use http::{HeaderName, HeaderValue, StatusCode};
 
 /// The interim response sent before reading a body whose request said
 /// `Expect: 100-continue`.
@@ -64,20 +64,38 @@ pub fn write_head<'h>(
     write_head_rest(out, p, headers);
 }
 
-/// [`write_head`], with the status line, Server and Date of a 200 copied
-/// from `ok` (one copy instead of eight small ones; the same bytes).
-pub fn write_head_with<'h>(
+/// [`write_head`] for a response's typed headers, with the status line,
+/// Server and Date of a 200 copied from `ok` (one copy instead of eight
+/// small ones; the same bytes). `HeaderName` and `HeaderValue` cannot
+/// hold CR, LF or NUL (the http crate checks as they are made), so they
+/// are written without [`write_head`]'s scan of each.
+pub fn write_head_with(
     out: &mut Vec<u8>,
     ok: &mut OkPrefix,
     p: &ResponseHeadParams<'_>,
-    headers: impl Iterator<Item = (&'h [u8], &'h [u8])>,
+    content_type: Option<&HeaderValue>,
+    headers: &[(HeaderName, HeaderValue)],
 ) {
-    if p.status != StatusCode::OK {
-        return write_head(out, p, headers);
-    }
     out.reserve(128 + p.date.len() + p.server.len());
-    out.extend_from_slice(ok.get(p.server, p.date));
-    write_head_rest(out, p, headers);
+    if p.status == StatusCode::OK {
+        out.extend_from_slice(ok.get(p.server, p.date));
+    } else {
+        write_status_line(out, p.status);
+        if !p.server.is_empty() {
+            header(out, b"server", p.server);
+        }
+        if !p.date.is_empty() {
+            header(out, b"date", p.date);
+        }
+    }
+    write_framing(out, p);
+    if let Some(value) = content_type {
+        header(out, b"content-type", value.as_bytes());
+    }
+    for (name, value) in headers {
+        header(out, name.as_str().as_bytes(), value.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 /// The head after Date: the framing, Connection, the extra headers, the
@@ -87,6 +105,17 @@ fn write_head_rest<'h>(
     p: &ResponseHeadParams<'_>,
     headers: impl Iterator<Item = (&'h [u8], &'h [u8])>,
 ) {
+    write_framing(out, p);
+    for (name, value) in headers {
+        if is_safe_header(name, value) {
+            header(out, name, value);
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Content-Length or Transfer-Encoding, and Connection.
+fn write_framing(out: &mut Vec<u8>, p: &ResponseHeadParams<'_>) {
     let code = p.status.as_u16();
     let length = if p.status.is_informational() || code == 204 {
         BodyLength::Omitted
@@ -107,12 +136,6 @@ fn write_head_rest<'h>(
     } else if p.keep_alive_10 {
         out.extend_from_slice(b"connection: keep-alive\r\n");
     }
-    for (name, value) in headers {
-        if is_safe_header(name, value) {
-            header(out, name, value);
-        }
-    }
-    out.extend_from_slice(b"\r\n");
 }
 
 /// The start of a 200's head (status line, Server, Date) as one run of
@@ -353,10 +376,22 @@ mod tests {
                 close: status == 404,
                 keep_alive_10: false,
             };
-            let extra = [(&b"content-type"[..], &b"text/plain"[..])];
+            let extra = [
+                (&b"content-type"[..], &b"text/plain"[..]),
+                (b"etag", b"\"x\""),
+                (b"x-a", b"1"),
+            ];
+            let ct = HeaderValue::from_static("text/plain");
+            let typed = [
+                (http::header::ETAG, HeaderValue::from_static("\"x\"")),
+                (
+                    HeaderName::from_static("x-a"),
+                    HeaderValue::from_static("1"),
+                ),
+            ];
             let (mut a, mut b) = (Vec::new(), Vec::new());
             write_head(&mut a, &p, extra.iter().copied());
-            write_head_with(&mut b, &mut ok, &p, extra.iter().copied());
+            write_head_with(&mut b, &mut ok, &p, Some(&ct), &typed);
             assert_eq!(a, b, "{status} {server:?} {date:?}");
         }
     }

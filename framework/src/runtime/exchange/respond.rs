@@ -483,15 +483,13 @@ fn write_response(
         close,
         keep_alive_10: p.http10 && !close,
     };
-    let content_type = response
-        .content_type
-        .as_ref()
-        .map(|v| (&b"content-type"[..], v.as_bytes()));
-    let extra = response
-        .headers
-        .iter()
-        .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()));
-    encode::write_head_with(out, ok, &params, content_type.into_iter().chain(extra));
+    encode::write_head_with(
+        out,
+        ok,
+        &params,
+        response.content_type.as_ref(),
+        &response.headers,
+    );
     let mut later = Later {
         parts: VecDeque::new(),
         stream: None,
