@@ -14,6 +14,9 @@
 //! - `plaintext`: `Hello, World!` (the default);
 //! - `file-send`: head and file bytes from memory in one send (the kernel
 //!   copies them into the socket);
+//! - `file-sendmsg`: the same bytes as two iovecs, head and body, in one
+//!   `sendmsg` (what percore does: the head is written per response, the
+//!   body is the cached file's memory);
 //! - `file-zc`: the same with `SEND_ZC` (the kernel pins the pages; on
 //!   loopback it copies them anyway when the receiver takes them);
 //! - `file-splice`: the head by send, then the file spliced from the page
@@ -43,6 +46,7 @@ const BATCH: usize = 16;
 enum Mode {
     Plaintext,
     FileSend,
+    FileSendmsg,
     FileZc,
     FileSplice,
 }
@@ -60,6 +64,14 @@ struct Conn {
     busy: bool,
     /// The connection's pipe (file-splice).
     pipe: Option<(RawFd, RawFd)>,
+    /// file-sendmsg: the header and the two iovecs the kernel reads, boxed
+    /// so they stay put until the CQE.
+    msg: Option<Box<Gather>>,
+}
+
+struct Gather {
+    msg: libc::msghdr,
+    iov: [libc::iovec; 2],
 }
 
 fn token(fd: RawFd, op: u64) -> u64 {
@@ -80,6 +92,7 @@ fn main() {
                 mode = match value().as_str() {
                     "plaintext" => Mode::Plaintext,
                     "file-send" => Mode::FileSend,
+                    "file-sendmsg" => Mode::FileSendmsg,
                     "file-zc" => Mode::FileZc,
                     "file-splice" => Mode::FileSplice,
                     m => usage(m),
@@ -265,6 +278,40 @@ fn start(
             conn.sent = 0;
             backlog.push(send(fd, &answer.bytes[..conn.sending], false));
         }
+        Mode::FileSendmsg => {
+            conn.owed -= 1;
+            conn.sending = answer.one;
+            conn.sent = 0;
+            let g = conn.msg.get_or_insert_with(|| {
+                Box::new(Gather {
+                    // SAFETY: msghdr is plain data; all-zero is valid.
+                    msg: unsafe { std::mem::zeroed() },
+                    iov: [libc::iovec {
+                        iov_base: std::ptr::null_mut(),
+                        iov_len: 0,
+                    }; 2],
+                })
+            });
+            let (head, body) = answer.bytes.split_at(answer.head);
+            g.iov = [
+                libc::iovec {
+                    iov_base: head.as_ptr() as *mut libc::c_void,
+                    iov_len: head.len(),
+                },
+                libc::iovec {
+                    iov_base: body.as_ptr() as *mut libc::c_void,
+                    iov_len: body.len(),
+                },
+            ];
+            g.msg.msg_iov = g.iov.as_mut_ptr();
+            g.msg.msg_iovlen = 2;
+            backlog.push(
+                opcode::SendMsg::new(types::Fd(fd), &g.msg)
+                    .flags(libc::MSG_NOSIGNAL as u32)
+                    .build()
+                    .user_data(token(fd, SEND)),
+            );
+        }
         Mode::FileSend | Mode::FileZc => {
             conn.owed -= 1;
             conn.sending = answer.one;
@@ -437,7 +484,7 @@ impl BufRing {
 
 fn usage(what: &str) -> ! {
     fail(&format!(
-        "{what}: usage: floor --listen ADDR [--mode plaintext|file-send|file-zc|file-splice] [--file PATH]"
+        "{what}: usage: floor --listen ADDR [--mode plaintext|file-send|file-sendmsg|file-zc|file-splice] [--file PATH]"
     ))
 }
 
