@@ -389,3 +389,46 @@ fn empty_lines_after_a_request_leave_the_connection_idle() {
     assert_eq!(read_response(&mut next, &mut pending, false).status, 200);
     assert!(closed_within(&mut s, Duration::from_secs(1)));
 }
+
+/// A body refused part-way (chunked, over `max_body`; or its framing
+/// breaks) is answered and the connection closes, lingering: a client
+/// still sending its body fast never meets a reset before it can read the
+/// answer (found by a new user: these two drew a reset, a Content-Length
+/// body over the limit did not).
+#[test]
+fn a_body_refused_part_way_lingers_for_a_client_still_sending() {
+    let _one = one_at_a_time();
+    let server = start_with(1, |c| c.limits.max_body = 64 * 1024, |_| app());
+    let chunked = |n: usize, tail: &[u8]| {
+        let mut wire =
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for _ in 0..n / 100_000 {
+            wire.extend_from_slice(b"186a0\r\n");
+            wire.extend(std::iter::repeat_n(b'z', 100_000));
+            wire.extend_from_slice(b"\r\n");
+        }
+        wire.extend_from_slice(tail);
+        wire
+    };
+    // A chunk, then a size line that is not hex, then more bytes.
+    let mut broken = chunked(0, b"10\r\n0123456789abcdef\r\nXYZ\r\n");
+    broken.extend(std::iter::repeat_n(b'q', 900_000));
+    for (name, wire, status) in [
+        ("over max_body", chunked(1_500_000, b"0\r\n\r\n"), 413),
+        ("bad framing", broken, 400),
+    ] {
+        let mut s = connect(server.local_addr());
+        for piece in wire.chunks(2622) {
+            if let Err(e) = s.write_all(piece) {
+                panic!("{name}: the client sending its body met {e}");
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let mut pending = Vec::new();
+        assert_eq!(
+            read_response(&mut s, &mut pending, false).status,
+            status,
+            "{name}"
+        );
+    }
+}

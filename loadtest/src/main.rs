@@ -326,7 +326,7 @@ fn soak(repo: &Path, minutes: f64, no_build: bool) -> Result<ExitCode, String> {
             ],
         );
     }
-    let release = repo.join("target/release");
+    let release = targets::release_dir(repo);
     let commit = Command::new("git")
         .current_dir(repo)
         .args(["describe", "--always", "--dirty"])

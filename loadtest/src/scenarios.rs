@@ -101,16 +101,19 @@ impl Settings {
     /// cannot run here.
     fn sweep_cpus(&self, workers: usize) -> Result<(Vec<usize>, Vec<usize>), String> {
         match &self.sweep {
-            SweepCpus::Cores(cores) => crate::topology::sweep_cpus(cores, workers).ok_or_else(|| {
-                format!(
-                    "{workers} worker(s) need {} physical cores (one left for wrk); this machine has {}",
-                    workers + 1,
-                    cores.len()
-                )
-            }),
-            SweepCpus::Explicit if workers <= self.server_cpus.len() => {
-                Ok((self.server_cpus[..workers].to_vec(), self.client_cpus.clone()))
+            SweepCpus::Cores(cores) => {
+                crate::topology::sweep_cpus(cores, workers).ok_or_else(|| {
+                    format!(
+                        "{workers} worker(s) need {} physical cores (one left for wrk); {} here",
+                        workers + 1,
+                        cores.len()
+                    )
+                })
             }
+            SweepCpus::Explicit if workers <= self.server_cpus.len() => Ok((
+                self.server_cpus[..workers].to_vec(),
+                self.client_cpus.clone(),
+            )),
             SweepCpus::Explicit => Err(format!(
                 "{workers} worker(s) need {workers} server CPUs; --server-cpus gives {}",
                 self.server_cpus.len()

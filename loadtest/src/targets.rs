@@ -70,7 +70,7 @@ impl Target {
     /// Describe target `name` and check that it can be started.
     pub fn probe(name: &str, repo: &Path) -> Option<Target> {
         let name = ALL.iter().copied().find(|n| *n == name)?;
-        let release = repo.join("target/release");
+        let release = release_dir(repo);
         let peers = repo.join("loadtest/peers");
         let peer_bin = |bin: &str| Launch::Binary {
             path: peers.join("target/release").join(bin),
@@ -382,6 +382,17 @@ fn template_serves(template: &Path) -> Serves {
     Serves {
         app: text.contains("/plaintext") && text.contains("/json"),
         files: true,
+    }
+}
+
+/// Where cargo puts percore's release binaries: `$CARGO_TARGET_DIR/release`
+/// (relative to the repository if relative), else `target/release` (found
+/// by a new user: with CARGO_TARGET_DIR set, the harness built there and
+/// ran older binaries from `target/release`).
+pub fn release_dir(repo: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => repo.join(dir).join("release"),
+        None => repo.join("target/release"),
     }
 }
 

@@ -11,10 +11,22 @@
 use std::collections::BTreeMap;
 use std::fs;
 
-/// The online CPUs grouped by physical core (package, core id), cores in
-/// the order of their first CPU. Without topology files (some containers),
+/// The CPUs this process may use (its affinity, as a cpuset or `taskset`
+/// sets it) grouped by physical core (package, core id), cores in the
+/// order of their first CPU. Without topology files (some containers),
 /// each CPU is its own core.
 pub fn physical_cores() -> Vec<Vec<usize>> {
+    let allowed = crate::procfs::allowed_cpus();
+    let mut cores = online_cores();
+    for core in &mut cores {
+        core.retain(|cpu| allowed.contains(cpu));
+    }
+    cores.retain(|c| !c.is_empty());
+    cores
+}
+
+/// Every online CPU grouped by physical core.
+fn online_cores() -> Vec<Vec<usize>> {
     let online = fs::read_to_string("/sys/devices/system/cpu/online")
         .ok()
         .and_then(|s| crate::targets::parse_cpu_list(s.trim()).ok())

@@ -22,7 +22,8 @@
 //! - `file-splice`: the head by send, then the file spliced from the page
 //!   cache through a pipe to the socket, three linked entries.
 //!
-//! usage: floor --listen 127.0.0.1:PORT [--mode MODE] [--file PATH]
+//! usage: floor [--listen ADDR] [--mode MODE] [--file PATH]
+//! (ADDR defaults to 127.0.0.1:8080)
 
 use std::net::TcpListener;
 use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
@@ -322,23 +323,40 @@ fn start(
             conn.owed -= 1;
             let (r, w) = *conn.pipe.get_or_insert_with(pipe);
             let file = file_fd.expect("file modes open the file");
-            // Pushed in reverse: the backlog is a stack.
-            backlog.push(
-                opcode::Splice::new(types::Fd(r), -1, types::Fd(fd), -1, answer.body as u32)
-                    .build()
-                    .user_data(token(fd, SPLICE_LAST)),
-            );
-            backlog.push(
-                opcode::Splice::new(types::Fd(file), 0, types::Fd(w), -1, answer.body as u32)
-                    .build()
-                    .flags(squeue::Flags::IO_LINK)
-                    .user_data(token(fd, OTHER)),
-            );
-            backlog
-                .push(send(fd, &answer.bytes[..answer.head], false).flags(squeue::Flags::IO_LINK));
+            // The head, then the file in rounds of one pipe's capacity
+            // (file -> pipe, pipe -> socket), all linked: a round larger
+            // than the pipe would block its io-wq worker for ever.
+            let mut chain = vec![send(fd, &answer.bytes[..answer.head], false)];
+            let mut offset = 0;
+            while offset < answer.body {
+                let len = (answer.body - offset).min(PIPE_CHUNK) as u32;
+                chain.push(
+                    opcode::Splice::new(types::Fd(file), offset as i64, types::Fd(w), -1, len)
+                        .build()
+                        .user_data(token(fd, OTHER)),
+                );
+                chain.push(
+                    opcode::Splice::new(types::Fd(r), -1, types::Fd(fd), -1, len)
+                        .build()
+                        .user_data(token(fd, OTHER)),
+                );
+                offset += len as usize;
+            }
+            let last = chain.len() - 1;
+            for (i, entry) in chain.into_iter().enumerate().rev() {
+                // Pushed in reverse: the backlog is a stack.
+                backlog.push(if i == last {
+                    entry.user_data(token(fd, SPLICE_LAST))
+                } else {
+                    entry.flags(squeue::Flags::IO_LINK)
+                });
+            }
         }
     }
 }
+
+/// Bytes per splice round: a pipe's default capacity.
+const PIPE_CHUNK: usize = 64 * 1024;
 
 fn send(fd: RawFd, bytes: &[u8], zc: bool) -> squeue::Entry {
     let user_data = token(fd, SEND);
@@ -484,7 +502,7 @@ impl BufRing {
 
 fn usage(what: &str) -> ! {
     fail(&format!(
-        "{what}: usage: floor --listen ADDR [--mode plaintext|file-send|file-sendmsg|file-zc|file-splice] [--file PATH]"
+        "{what}: usage: floor [--listen ADDR (127.0.0.1:8080)] [--mode plaintext|file-send|file-sendmsg|file-zc|file-splice] [--file PATH]"
     ))
 }
 

@@ -181,6 +181,11 @@ impl Exchange {
             method: crate::metrics::method_class(&head.method),
         };
         self.encode(conn, response, deferred, 0);
+        // Its body was not read (or not to its end): the client may still
+        // be sending it, so the close lingers rather than resetting the
+        // connection under the answer (found by a new user: a chunked body
+        // refused mid-way drew a reset while the client sent).
+        conn.linger = true;
     }
 
     /// A response the framework made for the request in `self.head`, as
