@@ -90,8 +90,18 @@ pub fn check(config: &Config) -> Vec<Finding> {
     ));
     let sqpoll = config.ring.sqpoll.then_some(config.ring.sqpoll_idle_ms);
     match crate::driver::setup::build(config.ring.entries, sqpoll) {
-        Ok((_, features)) => {
-            out.push(Finding::ok("io_uring", features.to_string()));
+        Ok((ring, features)) => {
+            let mut line = features.to_string();
+            // The buffer ring as a worker registers it (1 buffer): whether
+            // the kernel consumes it incrementally. The ring goes first, as
+            // in a worker: the buffer ring's memory outlives its use.
+            let bufs = crate::driver::buf_ring::BufRing::new(&ring.submitter(), 0, 1, 4096);
+            if bufs.as_ref().is_ok_and(|b| b.incremental()) {
+                line.push_str(" buf-ring-inc");
+            }
+            drop(ring);
+            drop(bufs);
+            out.push(Finding::ok("io_uring", line));
             // `build` has probed each opcode the server submits: all there.
             let mut names: Vec<&str> = Vec::new();
             for (_, name) in crate::driver::op::PROBED {

@@ -531,6 +531,21 @@ fn check_prints_one_line_per_probe_and_names_the_first_fix() {
             "{probe}: {text}"
         );
     }
+    // Receive buffers consumed incrementally from Linux 6.12 on.
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut version = release
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (version.next().unwrap_or(0), version.next().unwrap_or(0));
+    let ring_line = text
+        .lines()
+        .find(|l| l.contains("io_uring: flags="))
+        .unwrap();
+    assert_eq!(
+        ring_line.contains("buf-ring-inc"),
+        (major, minor) >= (6, 12),
+        "{release}: {ring_line}"
+    );
     // A taken port and a broken certificate: exit 1, the first fix named.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().to_string();
