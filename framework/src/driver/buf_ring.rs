@@ -11,9 +11,10 @@
 //! fills, and the next recv (of any connection) continues in the same
 //! buffer. Forty-byte requests then share a buffer instead of taking 4 KiB
 //! each: the ring's memory a core touches follows the bytes received, not
-//! the number of recvs (10,000 one-request connections touched every
-//! buffer of every core before; see BENCHMARKS.md, idle memory), and the
-//! bytes a busy core parses sit in a few hot pages.
+//! the number of recvs. 10,000 one-request connections touched every
+//! buffer of every core before, 552 bytes of RSS each with two workers;
+//! 219 bytes since (BENCHMARKS.md, idle memory). The bytes a busy core
+//! parses sit in a few hot pages too.
 //!
 //! Memory layout: `entries` ring slots of `io_uring_buf` (16 bytes each, page
 //! aligned, mapped with mmap) shared with the kernel, and one contiguous
