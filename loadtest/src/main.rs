@@ -133,6 +133,8 @@ fn run(mut cli: Cli) -> Result<ExitCode, String> {
     }
 
     let allowed = procfs::allowed_cpus();
+    // Before this process pins itself to the client CPUs below.
+    let cores = percore_loadtest::topology::physical_cores();
     let (default_server, default_client) = default_cpus(&allowed);
     let server_cpus = cli
         .server_cpus
@@ -158,7 +160,6 @@ fn run(mut cli: Cli) -> Result<ExitCode, String> {
     scenarios::write_static_files(&work)?;
     pin_self(&client_cpus);
 
-    let cores = percore_loadtest::topology::physical_cores();
     let sweep_steps = cli.sweep.clone().unwrap_or_else(|| {
         std::iter::successors(Some(1), |w| Some(w * 2))
             .take_while(|w| *w == 1 || *w < cores.len())

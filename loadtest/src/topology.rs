@@ -16,27 +16,8 @@ use std::fs;
 /// order of their first CPU. Without topology files (some containers),
 /// each CPU is its own core.
 pub fn physical_cores() -> Vec<Vec<usize>> {
-    let allowed = crate::procfs::allowed_cpus();
-    let mut cores = online_cores();
-    for core in &mut cores {
-        core.retain(|cpu| allowed.contains(cpu));
-    }
-    cores.retain(|c| !c.is_empty());
-    cores
-}
-
-/// Every online CPU grouped by physical core.
-fn online_cores() -> Vec<Vec<usize>> {
-    let online = fs::read_to_string("/sys/devices/system/cpu/online")
-        .ok()
-        .and_then(|s| crate::targets::parse_cpu_list(s.trim()).ok())
-        .unwrap_or_else(|| {
-            let n = std::thread::available_parallelism().map_or(1, |n| n.get());
-            (0..n).collect()
-        });
-    let mut cores: BTreeMap<(u32, u32), Vec<usize>> = BTreeMap::new();
-    let mut order: Vec<(u32, u32)> = Vec::new();
-    for cpu in online {
+    let mut cores: Vec<((u32, u32), Vec<usize>)> = Vec::new();
+    for cpu in crate::procfs::allowed_cpus() {
         let read = |f: &str| {
             fs::read_to_string(format!("/sys/devices/system/cpu/cpu{cpu}/topology/{f}"))
                 .ok()
@@ -46,12 +27,12 @@ fn online_cores() -> Vec<Vec<usize>> {
             (Some(p), Some(c)) => (p, c),
             _ => (u32::MAX, cpu as u32),
         };
-        if !cores.contains_key(&key) {
-            order.push(key);
+        match cores.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, cpus)) => cpus.push(cpu),
+            None => cores.push((key, vec![cpu])),
         }
-        cores.entry(key).or_default().push(cpu);
     }
-    order.into_iter().filter_map(|k| cores.remove(&k)).collect()
+    cores.into_iter().map(|(_, cpus)| cpus).collect()
 }
 
 /// The server's and the client's CPUs for a sweep step of `workers`: one

@@ -54,13 +54,7 @@ pub fn write_head<'h>(
     headers: impl Iterator<Item = (&'h [u8], &'h [u8])>,
 ) {
     out.reserve(128 + p.date.len() + p.server.len());
-    write_status_line(out, p.status);
-    if !p.server.is_empty() {
-        header(out, b"server", p.server);
-    }
-    if !p.date.is_empty() {
-        header(out, b"date", p.date);
-    }
+    write_head_start(out, p.status, p.server, p.date);
     write_head_rest(out, p, headers);
 }
 
@@ -80,13 +74,7 @@ pub fn write_head_with(
     if p.status == StatusCode::OK {
         out.extend_from_slice(ok.get(p.server, p.date));
     } else {
-        write_status_line(out, p.status);
-        if !p.server.is_empty() {
-            header(out, b"server", p.server);
-        }
-        if !p.date.is_empty() {
-            header(out, b"date", p.date);
-        }
+        write_head_start(out, p.status, p.server, p.date);
     }
     write_framing(out, p);
     if let Some(value) = content_type {
@@ -96,6 +84,18 @@ pub fn write_head_with(
         header(out, name.as_str().as_bytes(), value.as_bytes());
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// The status line, Server and Date (each header only if its value is
+/// not empty).
+fn write_head_start(out: &mut Vec<u8>, status: StatusCode, server: &[u8], date: &[u8]) {
+    write_status_line(out, status);
+    if !server.is_empty() {
+        header(out, b"server", server);
+    }
+    if !date.is_empty() {
+        header(out, b"date", date);
+    }
 }
 
 /// The head after Date: the framing, Connection, the extra headers, the
@@ -153,13 +153,7 @@ impl OkPrefix {
     pub fn get(&mut self, server: &[u8], date: &[u8]) -> &[u8] {
         if self.bytes.is_empty() || self.date != date || self.server != server {
             self.bytes.clear();
-            write_status_line(&mut self.bytes, StatusCode::OK);
-            if !server.is_empty() {
-                header(&mut self.bytes, b"server", server);
-            }
-            if !date.is_empty() {
-                header(&mut self.bytes, b"date", date);
-            }
+            write_head_start(&mut self.bytes, StatusCode::OK, server, date);
             self.server = server.to_vec();
             self.date = date.to_vec();
         }

@@ -39,7 +39,7 @@ pub(crate) use poll::ListenerPoll;
 pub(crate) use read::Read;
 pub(crate) use recv::RecvMulti;
 pub(crate) use send::Send;
-pub(crate) use send_vec::{SendVec, MAX_IOVECS};
+pub(crate) use send_vec::SendVec;
 pub(crate) use shutdown::Shutdown;
 pub(crate) use socket_io::{AcceptOne, Connect, RecvInto, SendFrom};
 pub(crate) use splice::{Pipe, SplicePair};

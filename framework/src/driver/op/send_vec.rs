@@ -9,7 +9,9 @@ use io_uring::{opcode, squeue, types};
 use super::RingOp;
 
 /// Buffers one send may gather (the head and up to seven parts).
-pub(crate) const MAX_IOVECS: usize = 8;
+const MAX_IOVECS: usize = 8;
+/// Body parts one send may gather.
+const MAX_PARTS: usize = MAX_IOVECS - 1;
 
 /// The memory (and the `msghdr` naming it) of one `sendmsg` on a
 /// connection's direct descriptor. Boxed by its owner, so the header and
@@ -19,9 +21,13 @@ pub(crate) struct SendVec {
     head: Vec<u8>,
     /// Bytes of `head` already sent (a cursor: a short send moves nothing).
     head_sent: usize,
-    /// Body parts after the head; the first may start part-way (the
-    /// caller passes the unsent rest as a slice, which shares the memory).
-    parts: Vec<Bytes>,
+    /// Body parts after the head, in place (no allocation per send): the
+    /// unsent ones are `parts[first..count]`. The first may start
+    /// part-way (the caller passes the unsent rest as a slice, which
+    /// shares the memory).
+    parts: [Bytes; MAX_PARTS],
+    first: usize,
+    count: usize,
     iov: [libc::iovec; MAX_IOVECS],
     msg: libc::msghdr,
 }
@@ -32,14 +38,15 @@ impl RingOp for SendVec {
 }
 
 impl SendVec {
-    /// A send of `head` (may be empty) then `parts` (at most
-    /// `MAX_IOVECS - 1`, non-empty).
-    pub(crate) fn new(head: Vec<u8>, parts: Vec<Bytes>) -> Box<SendVec> {
-        debug_assert!(parts.len() < MAX_IOVECS);
-        Box::new(SendVec {
+    /// A send of `head` (may be empty) then the first `MAX_IOVECS - 1` of
+    /// `parts` (non-empty ones).
+    pub(crate) fn new(head: Vec<u8>, parts: impl IntoIterator<Item = Bytes>) -> Box<SendVec> {
+        let mut op = Box::new(SendVec {
             head,
             head_sent: 0,
-            parts,
+            parts: Default::default(),
+            first: 0,
+            count: 0,
             iov: [libc::iovec {
                 iov_base: std::ptr::null_mut(),
                 iov_len: 0,
@@ -47,7 +54,12 @@ impl SendVec {
             // SAFETY: msghdr is plain data; all-zero is a valid value (no
             // name, no control data).
             msg: unsafe { std::mem::zeroed() },
-        })
+        });
+        for part in parts.into_iter().take(MAX_PARTS) {
+            op.parts[op.count] = part;
+            op.count += 1;
+        }
+        op
     }
 
     /// The entry for what is not sent yet. The iovecs and the header are
@@ -56,7 +68,7 @@ impl SendVec {
         let head = &self.head[self.head_sent..];
         let slices = std::iter::once(head)
             .filter(|h| !h.is_empty())
-            .chain(self.parts.iter().map(|p| &p[..]));
+            .chain(self.parts[self.first..self.count].iter().map(|p| &p[..]));
         let mut n = 0;
         for s in slices {
             self.iov[n] = libc::iovec {
@@ -80,17 +92,18 @@ impl SendVec {
         self.head_sent += from_head;
         let mut body = n - from_head;
         let of_parts = body;
-        while body > 0 && !self.parts.is_empty() {
-            let front = &mut self.parts[0];
+        while body > 0 && self.first < self.count {
+            let front = &mut self.parts[self.first];
             let take = body.min(front.len());
             body -= take;
             if take == front.len() {
-                self.parts.remove(0);
+                *front = Bytes::new();
+                self.first += 1;
             } else {
                 let _ = front.split_to(take);
             }
         }
-        let done = self.head_sent == self.head.len() && self.parts.is_empty();
+        let done = self.head_sent == self.head.len() && self.first == self.count;
         (of_parts - body, done)
     }
 
@@ -108,7 +121,7 @@ mod tests {
     fn a_short_send_moves_the_cursor_across_head_and_parts() {
         let mut op = SendVec::new(
             b"HEAD".to_vec(),
-            vec![Bytes::from_static(b"abc"), Bytes::from_static(b"defg")],
+            [Bytes::from_static(b"abc"), Bytes::from_static(b"defg")],
         );
         assert_eq!(op.advance(2), (0, false));
         assert_eq!(op.advance(3), (1, false));

@@ -185,7 +185,7 @@ impl Exchange {
         // be sending it, so the close lingers rather than resetting the
         // connection under the answer (found by a new user: a chunked body
         // refused mid-way drew a reset while the client sent).
-        conn.linger = true;
+        conn.end_and_linger();
     }
 
     /// A response the framework made for the request in `self.head`, as
@@ -245,9 +245,7 @@ impl Exchange {
         if response.invalid {
             response = plain(StatusCode::INTERNAL_SERVER_ERROR);
         }
-        if self.app.error_page.is_some() && response.error.is_some() {
-            response = self.error_page(response);
-        }
+        self.apply_error_page(&mut response);
         if let Some(hsts) = &self.hsts {
             let name = ::http::header::STRICT_TRANSPORT_SECURITY;
             if !response.headers.iter().any(|(n, _)| *n == name) {
@@ -358,15 +356,15 @@ impl Exchange {
     }
 
     /// An error response as the app's error page formats it (the status and
-    /// the extra headers kept); anything else as it is.
-    pub(super) fn error_page(&self, response: Response) -> Response {
+    /// the extra headers kept); anything else is left as it is.
+    fn apply_error_page(&self, response: &mut Response) {
         let (Some(page), Some(message)) = (&self.app.error_page, response.error.as_deref()) else {
-            return response;
+            return;
         };
         let mut paged = page(response.status, message).status(response.status);
-        paged.headers.extend(response.headers);
-        paged.error = response.error;
-        paged
+        paged.headers.extend(std::mem::take(&mut response.headers));
+        paged.error = response.error.take();
+        *response = paged;
     }
 
     /// A framework error for a request that could not be read (bad syntax,
@@ -452,9 +450,7 @@ fn write_response(
     ok: &mut encode::OkPrefix,
     p: &WriteParams<'_>,
 ) -> Later {
-    if response.invalid {
-        *response = plain(StatusCode::INTERNAL_SERVER_ERROR);
-    }
+    // (An invalid response was replaced by `encode`.)
     // HTTP/1.0 has no chunked coding: a stream of unknown length is sent
     // until the connection closes.
     let until_close = p.http10 && matches!(&response.body, Body::Async(a) if a.len.is_none());

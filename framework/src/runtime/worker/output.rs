@@ -52,31 +52,35 @@ impl Worker {
     fn start_send(&mut self, slot: u32) {
         let conn = &mut self.conns[slot as usize];
         let buf = std::mem::take(&mut conn.http.out);
-        let parts = memory_parts(conn.http.outgoing.as_deref());
-        if !parts.is_empty() {
-            return self.send_gathered(slot, buf, parts);
+        let gather = conn
+            .http
+            .outgoing
+            .as_deref()
+            .is_some_and(|o| matches!(o.parts.front(), Some(Part::Bytes(_))));
+        if gather {
+            return self.send_gathered(slot, buf);
         }
-        let deadline = Clock::deadline(self.now, self.config.timeouts.send());
         let op = op::Send::new(buf);
-        let entry = op.entry(
-            conn.fd,
-            Token::conn(Op::Send, slot, conn.generation).encode(),
-        );
-        conn.output = Output::Send(op);
-        conn.send_deadline = Deadline::at(deadline);
-        self.push(entry);
+        let entry = op.entry(conn.fd, send_token(slot, conn));
+        self.submit_output(slot, Output::Send(op), entry);
     }
 
-    /// One `sendmsg` of `head` and `parts`.
-    fn send_gathered(&mut self, slot: u32, head: Vec<u8>, parts: Vec<bytes::Bytes>) {
+    /// One `sendmsg` of `head` and the memory parts at the front of the
+    /// connection's outgoing queue.
+    fn send_gathered(&mut self, slot: u32, head: Vec<u8>) {
+        let conn = &mut self.conns[slot as usize];
+        let parts = conn.http.outgoing.as_deref().map(memory_parts);
+        let mut op = op::SendVec::new(head, parts.into_iter().flatten());
+        let entry = op.entry(conn.fd, send_token(slot, conn));
+        self.submit_output(slot, Output::SendVec(op), entry);
+    }
+
+    /// Puts `output` in flight (its op built `entry`), under the send
+    /// timeout.
+    fn submit_output(&mut self, slot: u32, output: Output, entry: io_uring::squeue::Entry) {
         let deadline = Clock::deadline(self.now, self.config.timeouts.send());
         let conn = &mut self.conns[slot as usize];
-        let mut op = op::SendVec::new(head, parts);
-        let entry = op.entry(
-            conn.fd,
-            Token::conn(Op::Send, slot, conn.generation).encode(),
-        );
-        conn.output = Output::SendVec(op);
+        conn.output = output;
         conn.send_deadline = Deadline::at(deadline);
         self.push(entry);
     }
@@ -99,29 +103,21 @@ impl Worker {
 
     pub(super) fn on_send(&mut self, slot: u32, c: Completion) {
         self.count_sent(slot, c.result);
-        let deadline = Clock::deadline(self.now, self.config.timeouts.send());
         let conn = &mut self.conns[slot as usize];
+        let closing = matches!(conn.phase, Phase::Closing { .. });
+        // A partial write: the same op sends the rest.
         match std::mem::replace(&mut conn.output, Output::Idle) {
             Output::Send(mut op) => {
-                let closing = matches!(conn.phase, Phase::Closing { .. });
                 if c.result >= 0 && !closing && !op.advance(c.result as usize) {
-                    // Partial write: the same op sends the rest.
-                    let user_data = Token::conn(Op::Send, slot, conn.generation).encode();
-                    let entry = op.entry(conn.fd, user_data);
-                    conn.output = Output::Send(op);
-                    conn.send_deadline = Deadline::at(deadline);
-                    return self.push(entry);
+                    let entry = op.entry(conn.fd, send_token(slot, conn));
+                    return self.submit_output(slot, Output::Send(op), entry);
                 }
                 self.ex.pool.put(op.into_buf());
             }
             Output::Sealed(mut s) => {
-                let closing = matches!(conn.phase, Phase::Closing { .. });
                 if c.result >= 0 && !closing && !s.op.advance(c.result as usize) {
-                    let user_data = Token::conn(Op::Send, slot, conn.generation).encode();
-                    let entry = s.op.entry(conn.fd, user_data);
-                    conn.output = Output::Sealed(s);
-                    conn.send_deadline = Deadline::at(deadline);
-                    return self.push(entry);
+                    let entry = s.op.entry(conn.fd, send_token(slot, conn));
+                    return self.submit_output(slot, Output::Sealed(s), entry);
                 }
                 let Sealed {
                     op, plain, of_part, ..
@@ -133,19 +129,14 @@ impl Worker {
                 return self.after_send(slot, c.result);
             }
             Output::SendVec(mut op) => {
-                let closing = matches!(conn.phase, Phase::Closing { .. });
                 if c.result >= 0 {
                     let (body, all) = op.advance(c.result as usize);
                     if let Some(out) = conn.http.outgoing.as_mut() {
                         out.sent_from_memory(body as u64);
                     }
                     if !all && !closing {
-                        // Partial write: the same op sends the rest.
-                        let user_data = Token::conn(Op::Send, slot, conn.generation).encode();
-                        let entry = op.entry(conn.fd, user_data);
-                        conn.output = Output::SendVec(op);
-                        conn.send_deadline = Deadline::at(deadline);
-                        return self.push(entry);
+                        let entry = op.entry(conn.fd, send_token(slot, conn));
+                        return self.submit_output(slot, Output::SendVec(op), entry);
                     }
                 }
                 // Its parts are references to the queued ones: dropping
@@ -181,18 +172,12 @@ impl Worker {
             let Some(ready) = self.stream_ready(slot) else {
                 return;
             };
-            let conn = &mut self.conns[slot as usize];
             let op = op::Send::new(ready);
             let entry = op.entry(fd, Token::conn(Op::Send, slot, generation).encode());
-            conn.output = Output::Send(op);
-            conn.send_deadline = Deadline::at(deadline);
-            return self.push(entry);
+            return self.submit_output(slot, Output::Send(op), entry);
         };
         match part {
-            Part::Bytes(_) => {
-                let parts = memory_parts(Some(out));
-                self.send_gathered(slot, Vec::new(), parts);
-            }
+            Part::Bytes(_) => self.send_gathered(slot, Vec::new()),
             Part::File(file) => {
                 let pipe = match out.pipe.take().or_else(|| self.pipes.pop()) {
                     Some(pipe) => pipe,
@@ -441,21 +426,23 @@ impl Worker {
     }
 }
 
-/// The unsent bytes of the memory parts at the front of `outgoing` (at
-/// most `MAX_IOVECS - 1`, stopping at a file part), to gather into one send
-/// after the write buffer.
-fn memory_parts(outgoing: Option<&crate::conn::Outgoing>) -> Vec<bytes::Bytes> {
-    let Some(out) = outgoing else {
-        return Vec::new();
-    };
-    let mut parts = Vec::new();
-    for (i, part) in out.parts.iter().enumerate() {
-        let Part::Bytes(bytes) = part else { break };
-        if parts.len() == op::MAX_IOVECS - 1 {
-            break;
-        }
-        let skip = if i == 0 { out.done as usize } else { 0 };
-        parts.push(bytes.slice(skip..));
-    }
-    parts
+/// The unsent bytes of the memory parts at the front of `out` (up to the
+/// first file part), to gather into one send after the write buffer.
+fn memory_parts(out: &crate::conn::Outgoing) -> impl Iterator<Item = bytes::Bytes> + '_ {
+    out.parts
+        .iter()
+        .map_while(|part| match part {
+            Part::Bytes(bytes) => Some(bytes),
+            Part::File(_) => None,
+        })
+        .enumerate()
+        .map(|(i, bytes)| match i {
+            0 => bytes.slice(out.done as usize..),
+            _ => bytes.clone(),
+        })
+}
+
+/// The `user_data` of a send on `conn` (in `slot`).
+fn send_token(slot: u32, conn: &crate::conn::Conn) -> u64 {
+    Token::conn(Op::Send, slot, conn.generation).encode()
 }
