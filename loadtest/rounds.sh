@@ -8,8 +8,11 @@
 #   TARGET: hello            target/release/hello, GET /plaintext
 #           floor            target/release/floor --mode plaintext, GET /
 #           server:FILE      target/release/percore-server (no access log), GET /FILE
-#           floor-MODE:FILE  target/release/floor --mode MODE --file FILE (file-send, file-zc, file-splice)
+#           floor-MODE:FILE  target/release/floor --mode MODE --file FILE (file-send, file-sendmsg, file-zc,
+#                            file-splice, file-sendfile)
 #           nginx:FILE       nginx (loadtest/peers/nginx.conf.in), GET /static/FILE
+#           peer-NAME        loadtest/peers/target/release/peer-NAME (may, hyper,
+#                            actix, ntex; loadtest/setup.sh --peers), GET /plaintext
 #   FILEs are created under $ROOT (default /tmp/percore-rounds): 4k.bin,
 #   16k.bin, 64k.bin, 256k.bin, 1m.bin, 2m.bin.
 #   BIN=DIR uses the binaries in DIR instead of target/release.
@@ -42,6 +45,8 @@ for round in $(seq "$rounds"); do
                          --root "$root/static" --config "$root/percore.toml") path=/$file ;;
             floor-*) cmd=("$bin/floor" --listen 127.0.0.1:$port --mode "${name#floor-}"
                           --file "$root/static/$file") path=/ ;;
+            peer-*) cmd=("$here/peers/target/release/$name" --listen 127.0.0.1:$port --workers 1)
+                    path=/plaintext ;;
             nginx) cmd=(nginx -p "$root/nginx" -c "$root/nginx/nginx.conf"
                         -e "$root/nginx/error.log" -g 'daemon off;') path=/static/$file ;;
             *) echo "rounds.sh: unknown target $target" >&2; exit 2 ;;

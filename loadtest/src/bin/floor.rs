@@ -21,6 +21,8 @@
 //!   loopback it copies them anyway when the receiver takes them);
 //! - `file-splice`: the head by send, then the file spliced from the page
 //!   cache through a pipe to the socket, three linked entries.
+//! - `file-sendfile`: the head by send(2) with MSG_MORE and the file by
+//!   sendfile(2), called directly from the loop as nginx does.
 //!
 //! usage: floor [--listen ADDR] [--mode MODE] [--file PATH]
 //! (ADDR defaults to 127.0.0.1:8080)
@@ -36,6 +38,7 @@ const RECV: u64 = 2;
 const SEND: u64 = 3;
 const SPLICE_LAST: u64 = 4;
 const OTHER: u64 = 5;
+const WRITABLE: u64 = 6;
 
 const GROUP: u16 = 0;
 const BUFS: u16 = 512;
@@ -50,6 +53,7 @@ enum Mode {
     FileSendmsg,
     FileZc,
     FileSplice,
+    FileSendfile,
 }
 
 #[derive(Default)]
@@ -61,6 +65,8 @@ struct Conn {
     /// The answer bytes of the send in flight, and how many went.
     sending: usize,
     sent: usize,
+    /// file-sendfile: the file offset reached by the answer in flight.
+    file_offset: Option<libc::off_t>,
     /// A send (or splice chain) is in flight.
     busy: bool,
     /// The connection's pipe (file-splice).
@@ -96,6 +102,7 @@ fn main() {
                     "file-sendmsg" => Mode::FileSendmsg,
                     "file-zc" => Mode::FileZc,
                     "file-splice" => Mode::FileSplice,
+                    "file-sendfile" => Mode::FileSendfile,
                     m => usage(m),
                 }
             }
@@ -143,7 +150,7 @@ fn answer(mode: Mode, file: Option<&str>) -> Answer {
     );
     let mut bytes = head.clone().into_bytes();
     let (head, body_len) = (head.len(), body.len());
-    if mode != Mode::FileSplice {
+    if mode != Mode::FileSplice && mode != Mode::FileSendfile {
         bytes.extend_from_slice(&body);
     }
     Answer {
@@ -196,6 +203,10 @@ fn serve(listener: TcpListener, mode: Mode, answer: Answer, file_fd: Option<RawF
                             conns.resize_with(res as usize + 1, || None);
                         }
                         conns[res as usize] = Some(Conn::default());
+                        if mode == Mode::FileSendfile {
+                            // SAFETY: plain fcntl on the new descriptor.
+                            unsafe { libc::fcntl(res, libc::F_SETFL, libc::O_NONBLOCK) };
+                        }
                         backlog.push(recv(res));
                     }
                     if !cqueue::more(c.flags()) {
@@ -224,6 +235,13 @@ fn serve(listener: TcpListener, mode: Mode, answer: Answer, file_fd: Option<RawF
                     if !cqueue::more(c.flags()) {
                         backlog.push(recv(fd));
                     }
+                    start(conn, fd, mode, &answer, file_fd, &mut backlog);
+                }
+                WRITABLE => {
+                    let Some(Some(conn)) = conns.get_mut(fd as usize) else {
+                        continue;
+                    };
+                    sendfile_rest(conn, fd, &answer, file_fd, &mut backlog);
                     start(conn, fd, mode, &answer, file_fd, &mut backlog);
                 }
                 SEND | SPLICE_LAST => {
@@ -319,6 +337,29 @@ fn start(
             conn.sent = 0;
             backlog.push(send(fd, &answer.bytes, mode == Mode::FileZc));
         }
+        Mode::FileSendfile => {
+            // Outside the ring, as nginx does: the head by send(2) with
+            // MSG_MORE, then sendfile(2) on the non-blocking socket; when
+            // the socket is full, a poll for POLLOUT resumes it.
+            conn.busy = false;
+            while conn.owed > 0 && !conn.busy {
+                conn.owed -= 1;
+                let head = &answer.bytes[..answer.head];
+                // SAFETY: `head` is live memory of the given length; the
+                // call copies it before returning (the socket is empty:
+                // the answer before this one went whole).
+                unsafe {
+                    libc::send(
+                        fd,
+                        head.as_ptr().cast(),
+                        head.len(),
+                        libc::MSG_MORE | libc::MSG_NOSIGNAL,
+                    )
+                };
+                conn.file_offset = Some(0);
+                sendfile_rest(conn, fd, answer, file_fd, backlog);
+            }
+        }
         Mode::FileSplice => {
             conn.owed -= 1;
             let (r, w) = *conn.pipe.get_or_insert_with(pipe);
@@ -353,6 +394,40 @@ fn start(
             }
         }
     }
+}
+
+/// file-sendfile: sends the rest of the file, or polls for room.
+fn sendfile_rest(
+    conn: &mut Conn,
+    fd: RawFd,
+    answer: &Answer,
+    file_fd: Option<RawFd>,
+    backlog: &mut Vec<squeue::Entry>,
+) {
+    let file = file_fd.expect("file modes open the file");
+    let Some(mut offset) = conn.file_offset else {
+        return;
+    };
+    while (offset as usize) < answer.body {
+        let left = answer.body - offset as usize;
+        // SAFETY: `offset` is a live off_t the call updates.
+        let n = unsafe { libc::sendfile(fd, file, &mut offset, left) };
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN) {
+            conn.file_offset = Some(offset);
+            conn.busy = true;
+            backlog.push(
+                opcode::PollAdd::new(types::Fd(fd), libc::POLLOUT as u32)
+                    .build()
+                    .user_data(token(fd, WRITABLE)),
+            );
+            return;
+        }
+        if n <= 0 {
+            break;
+        }
+    }
+    conn.file_offset = None;
+    conn.busy = false;
 }
 
 /// Bytes per splice round: a pipe's default capacity.
@@ -502,7 +577,7 @@ impl BufRing {
 
 fn usage(what: &str) -> ! {
     fail(&format!(
-        "{what}: usage: floor [--listen ADDR (127.0.0.1:8080)] [--mode plaintext|file-send|file-sendmsg|file-zc|file-splice] [--file PATH]"
+        "{what}: usage: floor [--listen ADDR (127.0.0.1:8080)] [--mode plaintext|file-send|file-sendmsg|file-zc|file-splice|file-sendfile] [--file PATH]"
     ))
 }
 
