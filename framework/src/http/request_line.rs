@@ -37,9 +37,20 @@ pub(crate) fn parse_request_line(
     let rest = &buf[start..];
     if let Some(line) = plain_line(rest, limits, head) {
         let target_start = start + line.target.start;
-        let target = &rest[line.target];
+        let target = &rest[line.target.clone()];
         head.target = Span::at(target_start, target.len());
-        parse_target(target, target_start, head)?;
+        match line.query {
+            // origin-form, split where the scan saw the '?'
+            Some(q) if target[0] == b'/' && head.method != Method::CONNECT => {
+                let q = q - line.target.start;
+                head.path = Span::at(target_start, q);
+                head.query = Some(Span::at(target_start + q + 1, target.len() - q - 1));
+            }
+            None if target[0] == b'/' && head.method != Method::CONNECT => {
+                head.path = head.target;
+            }
+            _ => parse_target(target, target_start, head)?,
+        }
         return Ok(Some(start + line.end));
     }
     parse_any_line(buf, start, limits, head)
@@ -98,6 +109,8 @@ fn parse_any_line(
 struct PlainLine {
     /// The request-target's bytes in the line.
     target: std::ops::Range<usize>,
+    /// Where its first '?' is in the line.
+    query: Option<usize>,
     /// Just past the line's LF.
     end: usize,
 }
@@ -123,7 +136,11 @@ fn plain_line(rest: &[u8], limits: &Limits, head: &mut RequestHead) -> Option<Pl
     let method = &rest[..i];
     let target_start = i + 1;
     let mut j = target_start;
+    let mut query = None;
     while j < rest.len() && is_target_byte(rest[j]) {
+        if rest[j] == b'?' && query.is_none() {
+            query = Some(j);
+        }
         j += 1;
     }
     if j == target_start || j - target_start > limits.max_request_target {
@@ -150,6 +167,7 @@ fn plain_line(rest: &[u8], limits: &Limits, head: &mut RequestHead) -> Option<Pl
     head.version = version;
     Some(PlainLine {
         target: target_start..j,
+        query,
         end,
     })
 }
