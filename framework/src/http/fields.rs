@@ -2,7 +2,7 @@
 //! handling (RFC 9112 6 and 9.3, RFC 9110 5, 7.2, 8.6, 10.1.1): Host,
 //! Content-Length, Transfer-Encoding, Connection and Expect.
 //!
-//! Second half of [`super::head::parse_head`]: [`super::field_lines`] has
+//! Second half of [`super::head::parse_head`]: `field_lines` has
 //! already checked the field *syntax*; `Framing` sees each field line once, in order, and
 //! `Framing::finish` turns what it saw into `body`, `keep_alive`,
 //! `expect_continue` and `host`, or into the error that refuses the request.

@@ -7,7 +7,7 @@
 //! 1. skip (a bounded number of) empty lines before the request line (RFC 9112 2.2);
 //! 2. the request line, by [`super::request_line`]: method, target form, version;
 //!    414 is decided here, even while the line is incomplete;
-//! 3. the field lines, by [`super::field_lines`] (syntax: names are tokens, no
+//! 3. the field lines, by `field_lines` (syntax: names are tokens, no
 //!    space before the colon, no obs-fold, no bare CR, no NUL/CR/LF in values),
 //!    at most `Limits::max_headers` of them (clamped to [`MAX_HEADERS_CAP`]);
 //! 4. the framing fields, by [`super::fields`]: Host, Content-Length,
