@@ -178,6 +178,11 @@ pub(crate) struct Conn {
     /// response): its close lingers, so those bytes do not turn into a
     /// reset that destroys the answer (nginx's `lingering_close on`).
     pub(crate) linger: bool,
+    /// Empty lines received (and dropped) since the last request: they
+    /// count toward the limit on empty lines before a request line as if
+    /// they had arrived with it (kept here, where a byte is free, rather
+    /// than in `HttpState`, which it would grow by eight).
+    pub(crate) blank_lines: u8,
     /// When reading stalls too long: keep-alive, header, body or linger
     /// timeout, whichever applies ([`HttpState::waiting`]).
     pub(crate) read_deadline: Deadline,
@@ -202,6 +207,7 @@ impl Conn {
             output: Output::Idle,
             phase: Phase::Open,
             linger: false,
+            blank_lines: 0,
             read_deadline: Deadline::at(read_deadline),
             send_deadline: Deadline::default(),
             timer_armed: Armed::default(),

@@ -281,6 +281,18 @@ pub fn parse_head(
     limits: &Limits,
     head: &mut RequestHead,
 ) -> Result<ParseStatus, ParseError> {
+    parse_head_after(buf, limits, head, 0)
+}
+
+/// [`parse_head`] after `blank_lines` empty lines that arrived (and were
+/// dropped) before `buf`: they count toward [`MAX_LEADING_EMPTY_LINES`], so
+/// the answer does not depend on the reads that carried them.
+pub(crate) fn parse_head_after(
+    buf: &[u8],
+    limits: &Limits,
+    head: &mut RequestHead,
+    blank_lines: usize,
+) -> Result<ParseStatus, ParseError> {
     head.clear();
     let max_head = limits.max_header_bytes.min(u32::MAX as usize);
     let partial = || {
@@ -293,7 +305,7 @@ pub fn parse_head(
 
     // 1. Leading empty lines.
     let mut pos = 0;
-    let mut empty_lines = 0;
+    let mut empty_lines = blank_lines;
     loop {
         match buf.get(pos) {
             None => return partial(),

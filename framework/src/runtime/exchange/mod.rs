@@ -34,7 +34,10 @@ use crate::handler::{BodyError, HandlerKind};
 use crate::http::body::{ChunkedDecoder, DecodeStatus};
 use crate::http::date::DateCache;
 use crate::http::encode;
-use crate::http::head::{parse_head, BodyKind, Limits, ParseError, ParseStatus, RequestHead};
+use crate::http::head::{
+    parse_head_after, BodyKind, Limits, ParseError, ParseStatus, RequestHead,
+    MAX_LEADING_EMPTY_LINES,
+};
 use crate::router::Params;
 use crate::runtime::timer::{Clock, Deadline, Millis};
 use respond::refusal;
@@ -329,6 +332,7 @@ impl Exchange {
             match self.serve_one(conn, &input[pos..]) {
                 Ok(Step::Served(used)) => {
                     pos += used;
+                    conn.blank_lines = 0;
                     conn.http.scan = HeadScan::default();
                     conn.http.continue_sent = false;
                 }
@@ -354,9 +358,15 @@ impl Exchange {
     fn settle(&mut self, conn: &mut Conn, stop: Stop, started: bool, arrived: bool, now: Millis) {
         self.compact_chunked(conn);
         let t = self.timeouts;
-        let http = &mut conn.http;
         let mut stop = stop;
-        if matches!(stop, Stop::NeedHead) && http.inbuf.iter().all(|&b| b == b'\r' || b == b'\n') {
+        if matches!(stop, Stop::NeedHead)
+            && conn.http.inbuf.iter().all(|&b| b == b'\r' || b == b'\n')
+            && self.drop_blank_lines(conn)
+        {
+            stop = Stop::Done; // too many of them: answered, closing
+        }
+        let http = &mut conn.http;
+        if matches!(stop, Stop::NeedHead) && http.inbuf.iter().all(|&b| b == b'\n') {
             // Only empty lines since the last request (an old client's CRLF
             // after a body): ignored (RFC 9112 2.2, as nginx skips them).
             // The connection stays idle: the keep-alive timeout goes on
@@ -400,6 +410,29 @@ impl Exchange {
         self.end_if_eof(conn);
     }
 
+    /// The input holds only empty lines (and perhaps a CR whose LF is still
+    /// to come): they are counted toward the limit on empty lines before a
+    /// request line and dropped, the CR kept. Over the limit the request is
+    /// refused as the parser refuses it in one read (true: answered).
+    fn drop_blank_lines(&mut self, conn: &mut Conn) -> bool {
+        let lines = memchr::memchr_iter(b'\n', &conn.http.inbuf).count();
+        let carried = (conn.blank_lines as usize).saturating_add(lines);
+        conn.blank_lines = carried.min(u8::MAX as usize) as u8;
+        let http = &mut conn.http;
+        let trailing_cr = http.inbuf.last() == Some(&b'\r');
+        http.inbuf.clear();
+        if carried > MAX_LEADING_EMPTY_LINES {
+            let e = ParseError::BadRequest("too many empty lines before the request line");
+            self.write_error(conn, e.status(), e.detail(), &[]);
+            conn.end_and_linger();
+            return true;
+        }
+        if trailing_cr {
+            http.inbuf.push(b'\r');
+        }
+        false
+    }
+
     /// After the peer's EOF, once no complete request is held back: what is
     /// left can never complete; drop it and close after the last response.
     fn end_if_eof(&mut self, conn: &mut Conn) {
@@ -439,10 +472,14 @@ impl Exchange {
                 || after.starts_with(b"\r\n")
                 || field_line_suspect(&input[start..end])
         });
-        if !found {
-            scan.scanned = input.len() as u32;
+        if found {
+            return true;
         }
-        found
+        scan.scanned = input.len() as u32;
+        // The line still arriving, if it is already bad, is refused now, as
+        // when the head arrives in one read (not after the header timeout).
+        let start = memchr::memrchr(b'\n', input).map_or(0, |p| p + 1);
+        partial_field_line_suspect(&input[start..])
     }
 
     /// Serves the request at the start of `input`.
@@ -450,7 +487,8 @@ impl Exchange {
         if !self.head_may_be_complete(&mut conn.http.scan, input) {
             return Ok(Step::NeedHead);
         }
-        let parsed = match parse_head(input, &self.limits, &mut self.head) {
+        let blank_lines = conn.blank_lines as usize;
+        let parsed = match parse_head_after(input, &self.limits, &mut self.head, blank_lines) {
             Err(e) if self.head.head_len > 0 => {
                 // A whole head refused for its framing fields (a body over
                 // the limit, no Host, Transfer-Encoding with Content-Length
@@ -649,6 +687,17 @@ impl Exchange {
 /// head that is still arriving; the parser decides (a request line here
 /// is merely parsed once more).
 fn field_line_suspect(line: &[u8]) -> bool {
+    line_suspect(line, true)
+}
+
+/// [`field_line_suspect`] for the start of a line whose LF has not come:
+/// a name still without its colon is suspect only once it holds a byte
+/// no name has, and a CR at the end may yet be followed by its LF.
+fn partial_field_line_suspect(line: &[u8]) -> bool {
+    line_suspect(line, false)
+}
+
+fn line_suspect(line: &[u8], whole: bool) -> bool {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.is_empty() {
         return false;
@@ -656,10 +705,10 @@ fn field_line_suspect(line: &[u8]) -> bool {
     if matches!(line[0], b' ' | b'\t') || memchr::memchr(b'\r', line).is_some() {
         return true;
     }
+    let tchar = crate::http::token::is_tchar;
     let Some(colon) = memchr::memchr(b':', line) else {
-        return true;
+        return whole || !line.iter().all(|&b| tchar(b));
     };
-    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
     colon == 0
         || !line[..colon].iter().all(|&b| tchar(b))
         || line[colon + 1..]

@@ -483,3 +483,89 @@ fn a_bad_field_line_is_refused_as_soon_as_it_is_whole_however_it_arrives() {
     ex.receive(&mut c, b"\r\n", 0);
     assert_eq!(statuses(&c.http.out), [200]);
 }
+
+/// A bad field line is refused once its bad byte arrives, before its LF,
+/// as in one read: a client that stalls there gets its 400, not a 408
+/// (a new user's hunt: `" fold"`, `"X y"`, `"\rx"` waited for the timeout).
+#[test]
+fn a_bad_field_line_is_refused_before_its_lf() {
+    for tail in [&b" fold"[..], b"X y", b"\rx", b"X: a\x01", b"X@"] {
+        let (mut ex, mut c) = (exchange(), conn());
+        ex.receive(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n", 0);
+        assert!(c.http.out.is_empty());
+        ex.receive(&mut c, tail, 0);
+        assert_eq!(
+            statuses(&c.http.out),
+            [400],
+            "{:?}",
+            String::from_utf8_lossy(tail)
+        );
+    }
+    // What may still become a good line waits.
+    for tail in [&b"X-Name"[..], b"X: v", b"X: v\r", b"\r"] {
+        let (mut ex, mut c) = (exchange(), conn());
+        ex.receive(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n", 0);
+        ex.receive(&mut c, tail, 0);
+        assert!(c.http.out.is_empty(), "{:?}", String::from_utf8_lossy(tail));
+        assert_eq!(c.http.waiting, Waiting::Head);
+    }
+}
+
+/// Empty lines before a request line count toward their limit and keep a
+/// CR whose LF is still to come, however the reads cut them (a new user's
+/// hunt: a lone CR read alone was dropped, so `\r` + request was a 200
+/// split and a 400 in one read, and nine CRLFs split were all forgiven).
+#[test]
+fn empty_lines_before_a_request_are_judged_alike_however_they_arrive() {
+    let cases: &[(&[u8], &[u16])] = &[
+        (b"\rGET / HTTP/1.1\r\nHost: x\r\n\r\n", &[400]),
+        (b"\r\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", &[400]),
+        (b"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", &[200]),
+        (
+            b"\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            &[200],
+        ),
+        (
+            b"\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            &[400],
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n\r\n\n\r\n\n\r\n\n\r\n\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            &[200, 200],
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n\r\n\n\r\n\n\r\n\n\r\n\n\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            &[200, 400],
+        ),
+    ];
+    for (input, want) in cases {
+        let (mut ex, mut c) = (exchange(), conn());
+        ex.receive(&mut c, input, 0);
+        assert_eq!(
+            statuses(&c.http.out),
+            *want,
+            "{:?} whole",
+            String::from_utf8_lossy(input)
+        );
+        for split in 1..input.len() {
+            let (mut ex, mut c) = (exchange(), conn());
+            feed(&mut ex, &mut c, &[&input[..split], &input[split..]]);
+            assert_eq!(
+                statuses(&c.http.out),
+                *want,
+                "{:?} split at {split}",
+                String::from_utf8_lossy(input)
+            );
+        }
+        let (mut ex, mut c) = (exchange(), conn());
+        for b in input.iter() {
+            ex.receive(&mut c, std::slice::from_ref(b), 0);
+        }
+        assert_eq!(
+            statuses(&c.http.out),
+            *want,
+            "{:?} trickled",
+            String::from_utf8_lossy(input)
+        );
+    }
+}
