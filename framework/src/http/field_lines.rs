@@ -13,7 +13,7 @@
 
 use super::error::ParseError;
 use super::head::{HeaderSpan, Span};
-use super::token::{is_field_byte, is_tchar};
+use super::token::{is_field_byte, is_tchar, word_has, word_has_below};
 
 /// What a field line got wrong (mapped to a `ParseError` by `parse_head`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,16 +119,9 @@ pub(crate) fn parse_field_lines(
 /// DEL (values are mostly visible ASCII), then byte by byte.
 #[inline]
 fn skip_field_bytes(buf: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     while let Some(chunk) = buf.get(i..i + 8) {
         let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        // A byte below 0x20 (high bytes excluded by `!w`), or one equal to
-        // 0x7f (zero after the xor). Exact as a yes/no for the whole word.
-        let below_space = w.wrapping_sub(0x20 * ONES) & !w & HIGHS;
-        let del = w ^ (0x7f * ONES);
-        let is_del = del.wrapping_sub(ONES) & !del & HIGHS;
-        if below_space | is_del != 0 {
+        if word_has_below(w, 0x20) || word_has(w, 0x7f) {
             break;
         }
         i += 8;
@@ -218,6 +211,24 @@ mod tests {
                 for max in [0, 1, 2, 8] {
                     agree(&case[..cut], max);
                 }
+            }
+        }
+    }
+
+    /// The eight-byte scan of values stops at every byte that matters,
+    /// wherever it falls in the word.
+    #[test]
+    fn every_byte_at_every_place_of_a_long_value() {
+        for special in [
+            0x00, 0x01, b'\t', b'\r', b'\n', 0x1f, b' ', 0x7f, 0x80, 0xff,
+        ] {
+            for at in 0..24 {
+                let mut buf = b"Name: ".to_vec();
+                let mut value = vec![b'v'; 24];
+                value[at] = special;
+                buf.extend_from_slice(&value);
+                buf.extend_from_slice(b"\r\n\r\n");
+                agree(&buf, 4);
             }
         }
     }

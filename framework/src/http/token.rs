@@ -96,6 +96,24 @@ pub fn is_target_byte(b: u8) -> bool {
     TARGET[b as usize]
 }
 
+/// Eight bytes at a time (SWAR), for the scans of the head: true if some
+/// byte of `w` is below `n` (`n` at most 0x80; bytes from 0x80 up never
+/// count). Exact as a yes or no for the whole word.
+#[inline]
+pub(crate) const fn word_has_below(w: u64, n: u8) -> bool {
+    w.wrapping_sub(ONES * n as u64) & !w & HIGHS != 0
+}
+
+/// True if some byte of `w` equals `b`.
+#[inline]
+pub(crate) const fn word_has(w: u64, b: u8) -> bool {
+    let x = w ^ (ONES * b as u64);
+    x.wrapping_sub(ONES) & !x & HIGHS != 0
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
 /// The value of one hex digit (`HEXDIG`, either case).
 #[inline]
 pub fn hex_value(b: u8) -> Option<u8> {
