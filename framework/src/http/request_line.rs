@@ -5,7 +5,10 @@
 //! skipped. It is parsed here rather than by httparse because httparse only
 //! knows HTTP/1.0 and 1.1, while RFC 9110 2.5 wants "HTTP/1.x" (x > 1) served as
 //! 1.1 and other majors answered with 505. It also decides 414 as soon as a
-//! too-long target is visible, before the line is even complete.
+//! too-long target is visible, before the line is even complete, and
+//! refuses a line for its first fault in byte order, so the reads that
+//! carry it never change the answer. The common line (`token SP target SP
+//! HTTP/1.x`) is checked in one pass, its target eight bytes at a time.
 
 use super::error::ParseError;
 use super::fields::is_valid_host;
@@ -18,16 +21,17 @@ const fn bad(why: &'static str) -> ParseError {
     ParseError::BadRequest(why)
 }
 
-/// Parse the request line that starts at `buf[start]` into `head` (method,
-/// target, path, query, version, and host for absolute-form).
-///
-/// Returns `Ok(Some(end))` with the index just after the line's LF, `Ok(None)`
-/// if the line is not complete yet (and not already too long).
 /// Longest method accepted; RFC 9110 9.1: a method longer than any the
 /// server implements gets 501. Checked the same way whether or not the line
 /// is complete, so the answer never depends on how the bytes were split.
 pub const MAX_METHOD_LEN: usize = 64;
 
+/// Parse the request line that starts at `buf[start]` into `head` (method,
+/// target, path, query, version, and host for absolute-form): the common
+/// line in one pass ([`plain_line`]), any other by every rule in turn.
+///
+/// Returns `Ok(Some(end))` with the index just after the line's LF, `Ok(None)`
+/// if the line is not complete yet (and not already refused).
 pub(crate) fn parse_request_line(
     buf: &[u8],
     start: usize,
