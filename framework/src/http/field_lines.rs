@@ -41,14 +41,15 @@ impl From<FieldLineError> for ParseError {
     }
 }
 
-/// Parses the field lines of `buf` from `start`, pushing each line's spans
-/// (offsets into `buf`) onto `out`, at most `max` of them. Returns the
-/// offset just past the blank line, or `None` if `buf` ends before it.
+/// Parses the field lines of `buf` from `start`, giving each line's spans
+/// (offsets into `buf`) to `each`, at most `max` of them. Returns the
+/// offset just past the blank line, or `None` if `buf` ends before it (every
+/// line so far, the one still arriving too, is good).
 pub(crate) fn parse_field_lines(
     buf: &[u8],
     start: usize,
     max: usize,
-    out: &mut Vec<HeaderSpan>,
+    mut each: impl FnMut(HeaderSpan),
 ) -> Result<Option<usize>, FieldLineError> {
     let n = buf.len();
     let mut parsed = 0;
@@ -107,7 +108,7 @@ pub(crate) fn parse_field_lines(
             return Err(FieldLineError::TooMany);
         }
         parsed += 1;
-        out.push(HeaderSpan {
+        each(HeaderSpan {
             name,
             value: Span::at(value_start, value_end - value_start),
         });
@@ -165,7 +166,7 @@ mod tests {
 
     fn ours(buf: &[u8], max: usize) -> Result<Option<(usize, Vec<HeaderSpan>)>, FieldLineError> {
         let mut out = Vec::new();
-        parse_field_lines(buf, 0, max, &mut out).map(|end| end.map(|e| (e, out)))
+        parse_field_lines(buf, 0, max, |h| out.push(h)).map(|end| end.map(|e| (e, out)))
     }
 
     /// Empty values: httparse points them at the line's end, as we do; the

@@ -333,7 +333,8 @@ pub(crate) fn parse_head_after(
 
     // 3. Field lines, their spans straight into `head.headers`.
     let max_headers = limits.max_headers.min(MAX_HEADERS_CAP);
-    let Some(head_len) = parse_field_lines(buf, line_end, max_headers, &mut head.headers)? else {
+    let Some(head_len) = parse_field_lines(buf, line_end, max_headers, |h| head.headers.push(h))?
+    else {
         return partial();
     };
     if head_len > max_head {

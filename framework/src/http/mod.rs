@@ -28,7 +28,7 @@ pub mod body;
 pub mod date;
 pub mod encode;
 pub mod error;
-mod field_lines;
+pub(crate) mod field_lines;
 pub mod fields;
 pub mod head;
 pub mod request_line;

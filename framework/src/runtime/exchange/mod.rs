@@ -34,6 +34,7 @@ use crate::handler::{BodyError, HandlerKind};
 use crate::http::body::{ChunkedDecoder, DecodeStatus};
 use crate::http::date::DateCache;
 use crate::http::encode;
+use crate::http::field_lines;
 use crate::http::head::{
     parse_head_after, BodyKind, Limits, ParseError, ParseStatus, RequestHead,
     MAX_LEADING_EMPTY_LINES,
@@ -361,26 +362,26 @@ impl Exchange {
         let mut stop = stop;
         if matches!(stop, Stop::NeedHead)
             && conn.http.inbuf.iter().all(|&b| b == b'\r' || b == b'\n')
-            && self.drop_blank_lines(conn)
         {
-            stop = Stop::Done; // too many of them: answered, closing
+            if self.drop_blank_lines(conn) {
+                stop = Stop::Done; // too many of them: answered, closing
+            } else if conn.http.inbuf.is_empty() {
+                // Only empty lines since the last request (an old client's
+                // CRLF after a body): ignored (RFC 9112 2.2, as nginx skips
+                // them). The connection stays idle: the keep-alive timeout
+                // goes on (not the header timeout), and at the cap it may
+                // make way.
+                let http = &mut conn.http;
+                if !started && http.waiting == Waiting::Idle {
+                    if http.inbuf.capacity() > 0 {
+                        self.pool.put(std::mem::take(&mut http.inbuf));
+                    }
+                    return self.end_if_eof(conn);
+                }
+                stop = Stop::Done;
+            } // else a CR waits for its LF: a head has begun
         }
         let http = &mut conn.http;
-        if matches!(stop, Stop::NeedHead) && http.inbuf.iter().all(|&b| b == b'\n') {
-            // Only empty lines since the last request (an old client's CRLF
-            // after a body): ignored (RFC 9112 2.2, as nginx skips them).
-            // The connection stays idle: the keep-alive timeout goes on
-            // (not the header timeout), and at the cap it may make way.
-            http.inbuf.clear();
-            http.scan = HeadScan::default();
-            if !started && http.waiting == Waiting::Idle {
-                if http.inbuf.capacity() > 0 {
-                    self.pool.put(std::mem::take(&mut http.inbuf));
-                }
-                return self.end_if_eof(conn);
-            }
-            stop = Stop::Done;
-        }
         match stop {
             Stop::Done => {
                 if http.inbuf.capacity() > 0 && http.inbuf.is_empty() {
@@ -421,6 +422,7 @@ impl Exchange {
         let http = &mut conn.http;
         let trailing_cr = http.inbuf.last() == Some(&b'\r');
         http.inbuf.clear();
+        http.scan = HeadScan::default();
         if carried > MAX_LEADING_EMPTY_LINES {
             let e = ParseError::BadRequest("too many empty lines before the request line");
             self.write_error(conn, e.status(), e.detail(), &[]);
@@ -447,39 +449,38 @@ impl Exchange {
         }
     }
 
-    /// Whether the partial head at the front of `input` may have ended since
-    /// the last look: only new bytes are searched for its blank line. The
-    /// request line is parsed as it arrives (a garbage line is refused
-    /// before it ends), and a head over the limit is parsed (for its 431).
+    /// Whether the partial head at the front of `input` may have ended, or
+    /// gone bad, since the last look. The request line is parsed as it
+    /// arrives (a garbage line is refused before it ends), and a head over
+    /// the limit is parsed (for its 431). After it, the field-line parser
+    /// itself judges the lines from the one that was still arriving at the
+    /// last look, so a head is refused as soon as it would be in one read;
+    /// while that line still has no LF, only its new bytes are looked at,
+    /// so bytes trickling in are scanned once.
     fn head_may_be_complete(&self, scan: &mut HeadScan, input: &[u8]) -> bool {
         let scanned = (scan.scanned as usize).min(input.len());
         // The request line is checked by the parser until it is complete
         // (after leading empty lines, always: they are few and bounded).
-        let line_done = !matches!(input.first(), Some(b'\r' | b'\n'))
-            && memchr::memchr(b'\n', &input[..scanned]).is_some();
-        if !line_done || input.len() > self.limits.max_header_bytes {
+        let last_line = match memchr::memrchr(b'\n', &input[..scanned]) {
+            Some(lf) if !matches!(input.first(), Some(b'\r' | b'\n')) => lf + 1,
+            _ => return true,
+        };
+        if input.len() > self.limits.max_header_bytes {
             return true;
         }
-        let from = scanned.saturating_sub(2);
-        let found = memchr::memchr_iter(b'\n', &input[from..]).any(|i| {
-            let end = from + i;
-            let after = &input[end + 1..];
-            // A blank line ends the head; a field line the parser would
-            // refuse is refused now, as when the head arrives in one read
-            // (the tls_boundary fuzz target found the two disagreeing).
-            let start = memchr::memrchr(b'\n', &input[..end]).map_or(0, |p| p + 1);
-            after.starts_with(b"\n")
-                || after.starts_with(b"\r\n")
-                || field_line_suspect(&input[start..end])
-        });
-        if found {
+        let fresh = &input[scanned..];
+        let judged = if last_line == scanned || memchr::memchr(b'\n', fresh).is_some() {
+            field_lines::parse_field_lines(input, last_line, usize::MAX, |_| {})
+        } else if bad_anywhere_in_a_field_line(&input[scanned - 1..]) {
             return true;
+        } else {
+            Ok(None)
+        };
+        if judged != Ok(None) {
+            return true; // ended, or refused
         }
         scan.scanned = input.len() as u32;
-        // The line still arriving, if it is already bad, is refused now, as
-        // when the head arrives in one read (not after the header timeout).
-        let start = memchr::memrchr(b'\n', input).map_or(0, |p| p + 1);
-        partial_field_line_suspect(&input[start..])
+        false
     }
 
     /// Serves the request at the start of `input`.
@@ -681,37 +682,13 @@ impl Exchange {
     }
 }
 
-/// Whether the parser may refuse this complete line of a head (its LF
-/// removed) as a field line: obs-fold, a bare CR, no colon, a name that
-/// is not a token, a control byte in the value. Only says when to parse a
-/// head that is still arriving; the parser decides (a request line here
-/// is merely parsed once more).
-fn field_line_suspect(line: &[u8]) -> bool {
-    line_suspect(line, true)
-}
-
-/// [`field_line_suspect`] for the start of a line whose LF has not come:
-/// a name still without its colon is suspect only once it holds a byte
-/// no name has, and a CR at the end may yet be followed by its LF.
-fn partial_field_line_suspect(line: &[u8]) -> bool {
-    line_suspect(line, false)
-}
-
-fn line_suspect(line: &[u8], whole: bool) -> bool {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if line.is_empty() {
-        return false;
-    }
-    if matches!(line[0], b' ' | b'\t') || memchr::memchr(b'\r', line).is_some() {
-        return true;
-    }
-    let tchar = crate::http::token::is_tchar;
-    let Some(colon) = memchr::memchr(b':', line) else {
-        return whole || !line.iter().all(|&b| tchar(b));
-    };
-    colon == 0
-        || !line[..colon].iter().all(|&b| tchar(b))
-        || line[colon + 1..]
-            .iter()
-            .any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+/// Whether `bytes`, the middle of a field line (the byte before the new
+/// ones, then the new ones), hold what no field line may, name or value:
+/// a control byte other than HTAB, DEL, or a CR not followed by its LF.
+fn bad_anywhere_in_a_field_line(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().any(|(i, &b)| match b {
+        b'\r' => bytes.get(i + 1).is_some_and(|&next| next != b'\n'),
+        b'\t' => false,
+        _ => b < 0x20 || b == 0x7f,
+    })
 }
